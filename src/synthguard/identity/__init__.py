@@ -1,0 +1,1 @@
+"""Identity number rules and verification (Provisions Art. 9)."""

@@ -1,0 +1,48 @@
+"""The carrier registry: one module per container family, all behind `base.Carrier`.
+
+Adding a format means writing one module and adding its name here. Order matters only
+when two sniffers could both claim a file: the more specific one comes first.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from pathlib import Path
+from typing import cast
+
+from synthguard.labels.carriers.base import SNIFF_BYTES, Carrier, Site
+
+__all__ = ["CARRIERS", "SNIFF_BYTES", "Carrier", "Site", "all_carriers", "by_name", "detect"]
+
+CARRIERS = (
+    "jpeg",
+    "png",
+    "webp",
+    "gif",
+    "tiff",
+    "heif",
+)
+
+
+@cache
+def all_carriers() -> tuple[Carrier, ...]:
+    return tuple(
+        cast(Carrier, importlib.import_module(f"{__name__}.{name}")) for name in CARRIERS
+    )
+
+
+def by_name(name: str) -> Carrier | None:
+    return next((c for c in all_carriers() if c.NAME == name), None)
+
+
+def detect(head: bytes, path: Path | None = None) -> Carrier | None:
+    """The carrier whose sniffer accepts these leading bytes; the file name's extension
+    only breaks ties for formats without a signature (text)."""
+    matches = [c for c in all_carriers() if c.sniff(head[:SNIFF_BYTES])]
+    if len(matches) > 1 and path is not None:
+        ext = path.suffix.lower()
+        preferred = [c for c in matches if ext in c.EXTENSIONS]
+        if preferred:
+            return preferred[0]
+    return matches[0] if matches else None
