@@ -1,0 +1,41 @@
+"""Write-then-rename: an output file either appears complete and verified, or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+TEMP_SUFFIX = ".sgtmp"
+
+
+@contextlib.contextmanager
+def atomic_output(dst: Path, *, mode_from: Path | None = None) -> Iterator[tuple[BinaryIO, Path]]:
+    """Yield (file, temp path) in `dst`'s directory. On normal exit the temp file is
+    fsynced and stays for the caller to verify and `commit`; on error it is removed."""
+    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=TEMP_SUFFIX, dir=dst.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w+b") as f:
+            yield f, tmp
+            f.flush()
+            os.fsync(f.fileno())
+        if mode_from is not None:
+            shutil.copymode(mode_from, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def commit(tmp: Path, dst: Path) -> None:
+    """Atomically move a verified temp file into place and make the rename durable."""
+    os.replace(tmp, dst)
+    dir_fd = os.open(dst.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,246 @@
+"""The `synthguard` command: a thin layer over the library.
+
+Errors are one line naming the file and the problem, with a non-zero exit code;
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from synthguard._files import Job, check_template, expand, output_path, walk
+from synthguard.errors import SynthGuardError
+from synthguard.labels import AIGCLabel, Report, inspect, write_label
+from synthguard.labels.carriers import all_carriers
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="SynthGuard: GB 45438-2025 labels for AI-generated content.")
+_state = {"debug": False}
+T = TypeVar("T")
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False
+          ) -> None:
+    _state["debug"] = debug
+
+
+def _error(message: str) -> None:
+    typer.echo(f"synthguard: error: {message}", err=True)
+
+
+def _extensions() -> set[str]:
+    return {e for c in all_carriers() for e in c.EXTENSIONS}
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SynthGuardError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _run_all(jobs: list[Job], work: Callable[[Job], T], workers: int,
+             on_result: Callable[[Job, T | None, BaseException | None], None]) -> None:
+    """Run `work` over the jobs (in parallel with `workers`), reporting each in order,
+    with a progress bar when there are many files and a person is watching."""
+    def guarded(job: Job) -> tuple[T | None, BaseException | None]:
+        try:
+            return work(job), None
+        except Exception as exc:  # each file fails alone; the summary counts it
+            if _state["debug"]:
+                raise
+            return None, exc
+
+    with _progress(len(jobs)) as advance, ThreadPoolExecutor(max(1, workers)) as pool:
+        for job, (result, exc) in zip(jobs, pool.map(guarded, jobs), strict=True):
+            on_result(job, result, exc)
+            advance()
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[], None]]:
+    if total < 2 or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True) as progress:
+        task = progress.add_task("files", total=total)
+        yield lambda: progress.advance(task)
+
+
+def _jobs(paths: list[Path], recursive: bool) -> list[Job]:
+    try:
+        jobs = walk(paths, recursive=recursive, extensions=_extensions())
+    except SynthGuardError as exc:
+        _error(str(exc))
+        raise typer.Exit(2) from None
+    if not jobs:
+        _error("no files to work on")
+        raise typer.Exit(2)
+    return jobs
+
+
+PathsArg = Annotated[list[Path], typer.Argument(help="Files or folders.", show_default=False)]
+RecursiveOpt = Annotated[bool, typer.Option("-r", "--recursive", help="Walk folders recursively.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout.")]
+
+
+@app.command("label")
+def label_cmd(
+    paths: PathsArg,
+    producer: Annotated[str, typer.Option(help="ContentProducer: provider code (27 chars).")],
+    produce_id: Annotated[str, typer.Option(
+        help="ProduceID; placeholders {uuid} {sha256} {stem} {name} {index}.")],
+    label: Annotated[str, typer.Option(help="1 generated, 2 possibly, 3 suspected.")] = "1",
+    propagator: Annotated[str | None, typer.Option(
+        help="ContentPropagator (default: the producer, Annex E note 1).")] = None,
+    propagate_id: Annotated[str | None, typer.Option(
+        help="PropagateID (default: the ProduceID); placeholders as for --produce-id.")] = None,
+    reserved_code1: Annotated[str, typer.Option(help="ReservedCode1.")] = "",
+    reserved_code2: Annotated[str, typer.Option(help="ReservedCode2.")] = "",
+    out: Annotated[Path | None, typer.Option("-o", "--output",
+                                             help="Output file, or folder for many.")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Rewrite the inputs.")] = False,
+    recursive: RecursiveOpt = False,
+    jobs_n: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Parallel files.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the GB 45438 implicit label into files (one label per file, media untouched)."""
+    if (out is None) == (not in_place):
+        _error("give exactly one of -o/--output and --in-place")
+        raise typer.Exit(2)
+    jobs = _jobs(paths, recursive)
+    many = len(jobs) > 1
+    try:
+        check_template(produce_id, many=many, field="ProduceID")
+        if propagate_id is not None:
+            check_template(propagate_id, many=many, field="PropagateID")
+        # Validate the fixed fields once, before any file is touched.
+        AIGCLabel.create(producer=producer, produce_id="x", label=label, propagator=propagator,
+                         propagate_id=None if propagate_id is None else "x",
+                         reserved_code1=reserved_code1, reserved_code2=reserved_code2)
+    except SynthGuardError as exc:
+        _error(str(exc))
+        raise typer.Exit(2) from None
+    single = len(jobs) == 1 and not paths[0].is_dir()
+
+    def work(job: Job) -> Report:
+        pid = expand(produce_id, job)
+        aigc = AIGCLabel.create(
+            producer=producer, produce_id=pid, label=label, propagator=propagator,
+            propagate_id=None if propagate_id is None else expand(propagate_id, job),
+            reserved_code1=reserved_code1, reserved_code2=reserved_code2)
+        dst = output_path(job, out, single=single)
+        if dst is not None:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+        return write_label(job.path, dst, aigc)
+
+    failed = 0
+
+    def show(job: Job, report: Report | None, exc: BaseException | None) -> None:
+        nonlocal failed
+        if exc is not None or report is None:
+            failed += 1
+            message = _describe(exc) if exc else "failed"
+            if not message.startswith(str(job.path)):
+                message = f"{job.path}: {message}"
+            if as_json:
+                _emit({"path": str(job.path), "error": {
+                    "code": getattr(exc, "code", "error"), "message": message}})
+            else:
+                _error(message)
+            return
+        if as_json:
+            _emit({**report.to_dict(), "path": str(job.path), "output": report.path})
+        elif not many:
+            fields = report.sites[0].fields or {}
+            typer.echo(f"{report.path}: labeled ({report.format}, {report.sites[0].carrier}) "
+                       f"ProduceID={fields.get('ProduceID')}")
+
+    _run_all(jobs, work, jobs_n, show)
+    if many and not as_json:
+        typer.echo(f"labeled {len(jobs) - failed} of {len(jobs)} files"
+                   + (f", {failed} failed" if failed else ""), err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("inspect")
+def inspect_cmd(paths: PathsArg, recursive: RecursiveOpt = False, as_json: JsonOpt = False,
+                jobs_n: Annotated[int, typer.Option("-j", "--jobs", min=1)] = 1) -> None:
+    """Find every label in files and judge it: compliant, noncompliant, not_found, inconclusive."""
+    jobs = _jobs(paths, recursive)
+    counts: dict[str, int] = {}
+
+    def show(job: Job, report: Report | None, exc: BaseException | None) -> None:
+        if report is None:
+            counts["error"] = counts.get("error", 0) + 1
+            message = _describe(exc or Exception("failed"))
+            if as_json:
+                _emit({"path": str(job.path),
+                       "error": {"code": getattr(exc, "code", "error"), "message": message}})
+            else:
+                _error(f"{job.path}: {message}")
+            return
+        counts[report.verdict] = counts.get(report.verdict, 0) + 1
+        if as_json:
+            _emit(report.to_dict())
+        else:
+            typer.echo(_render(report))
+
+    _run_all(jobs, lambda job: inspect(job.path), jobs_n, show)
+    if len(jobs) > 1 and not as_json:
+        typer.echo(", ".join(f"{n} {v}" for v, n in sorted(counts.items())), err=True)
+    ok = counts.get("compliant", 0) == len(jobs)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _render(report: Report) -> str:
+    lines = [f"{report.path}: {report.verdict}" + (f" ({report.format})" if report.format else "")]
+    for f in report.findings:
+        lines.append(f"  {f.severity}: {f.message}")
+    for site in report.sites:
+        lines.append(f"  {site.carrier} at {site.location} [{site.form}]")
+        if site.fields:
+            lines.append("    " + " ".join(f"{k}={v}" for k, v in site.fields.items() if v))
+        for f in site.findings:
+            if f.severity != "info":
+                lines.append(f"    {f.severity}: {f.message}")
+    return "\n".join(lines)
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False))
+
+
+@app.command("demo")
+def demo_cmd(
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes files.")] = Path("var/demo"),
+) -> None:
+    """Generate sample images, label them, inspect them, and show what happened."""
+    from synthguard.demo import run_demo
+
+    run_demo(workdir)
+
+
+def main() -> None:
+    try:
+        app()
+    except SynthGuardError as exc:  # a rule violation outside any per-file loop
+        if _state["debug"]:
+            raise
+        _error(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        sys.exit(130)

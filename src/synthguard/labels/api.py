@@ -1,0 +1,203 @@
+"""`label()` and `inspect()`: sniff the format, dispatch to its carrier, verify by read-back."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from synthguard._atomic import atomic_output, commit
+from synthguard.errors import MalformedFile, UnsupportedFormat, VerificationFailed
+from synthguard.labels.aigc import AIGCLabel, Finding, decode
+from synthguard.labels.carriers import SNIFF_BYTES, Carrier, Site, detect
+
+Verdict = Literal["compliant", "noncompliant", "not_found", "inconclusive"]
+StrPath = str | os.PathLike[str]
+
+
+@dataclass
+class SiteReport:
+    """A label site with what the decoder made of it."""
+
+    carrier: str
+    location: str
+    raw: str
+    form: str
+    fields: dict[str, str] | None
+    findings: list[Finding]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "carrier": self.carrier,
+            "location": self.location,
+            "raw": self.raw,
+            "form": self.form,
+            "fields": self.fields,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class Report:
+    """Everything `inspect` found in one file, and the verdict that follows from it."""
+
+    path: str
+    format: str | None
+    verdict: Verdict
+    sites: list[SiteReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # file-level
+
+    @property
+    def label(self) -> AIGCLabel | None:
+        """The file's label when the verdict is compliant."""
+        if self.verdict != "compliant":
+            return None
+        fields = self.sites[0].fields
+        return AIGCLabel.from_fields(fields) if fields is not None else None
+
+    def all_findings(self) -> list[Finding]:
+        return [*self.findings, *(f for s in self.sites for f in s.findings)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "verdict": self.verdict,
+            "sites": [s.to_dict() for s in self.sites],
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+def _sniff(f: BinaryIO, path: Path) -> Carrier | None:
+    head = f.read(SNIFF_BYTES)
+    f.seek(0)
+    return detect(head, path)
+
+
+def _site_report(site: Site) -> SiteReport:
+    decoded = decode(site.raw)
+    return SiteReport(site.carrier, site.location, site.raw, decoded.form, decoded.fields,
+                      [*site.findings, *decoded.findings])
+
+
+def judge(path: str, fmt: str, sites: list[Site]) -> Report:
+    """Turn the sites a carrier found into a report with a verdict."""
+    reports = [_site_report(s) for s in sites]
+    findings: list[Finding] = []
+    if len(reports) > 1:
+        findings.append(Finding(
+            "duplicate-label", "error",
+            f"{len(reports)} label sites; GB 45438 §6.1 c) allows one metadata label per file"))
+        distinct = {tuple(sorted((r.fields or {}).items())) for r in reports}
+        if len(distinct) > 1:
+            findings.append(Finding("disagreeing-sites", "error",
+                                    "label sites carry different values"))
+    if not reports:
+        verdict: Verdict = "not_found"
+    elif findings or any(f.severity == "error" for r in reports for f in r.findings):
+        verdict = "noncompliant"
+    else:
+        verdict = "compliant"
+    return Report(path, fmt, verdict, reports, findings)
+
+
+def inspect(path: StrPath) -> Report:
+    """Read every label site in a file and judge it against GB 45438 Annex E.
+
+    Never raises for a bad file: an unknown format or a malformed container gives an
+    `inconclusive` report naming the problem. OSError (missing, unreadable) propagates.
+    """
+    p = Path(path)
+    with p.open("rb") as f:
+        carrier = _sniff(f, p)
+        if carrier is None:
+            what = "empty file" if p.stat().st_size == 0 else "unrecognised file format"
+            return Report(str(p), None, "inconclusive",
+                          findings=[Finding("unsupported-format", "error", what)])
+        try:
+            sites = carrier.read(f)
+        except (MalformedFile, UnsupportedFormat) as exc:
+            return Report(str(p), carrier.NAME, "inconclusive",
+                          findings=[Finding(exc.code, "error", str(exc))])
+    return judge(str(p), carrier.NAME, sites)
+
+
+def label(
+    src: StrPath,
+    dst: StrPath | None = None,
+    *,
+    producer: str,
+    produce_id: str,
+    label: str = "1",
+    propagator: str | None = None,
+    propagate_id: str | None = None,
+    reserved_code1: str = "",
+    reserved_code2: str = "",
+) -> Report:
+    """Write the GB 45438 implicit label into `src`, to `dst` (or in place if `dst` is None).
+
+    The label is validated before any file is touched; the output is written to a
+    temporary file beside `dst`, read back and checked to hold exactly this label, and
+    only then renamed into place. On any error the original is untouched and no output
+    is left behind. Returns the report of the written file.
+    """
+    aigc = AIGCLabel.create(producer=producer, produce_id=produce_id, label=label,
+                            propagator=propagator, propagate_id=propagate_id,
+                            reserved_code1=reserved_code1, reserved_code2=reserved_code2)
+    return write_label(src, dst, aigc)
+
+
+def write_label(src: StrPath, dst: StrPath | None, aigc: AIGCLabel) -> Report:
+    """`label()` for a ready-made `AIGCLabel`."""
+    s = Path(src)
+    d = s if dst is None else Path(dst)
+    if d.is_dir():
+        raise UnsupportedFormat(f"{d}: output path is a directory")
+    in_place = d.exists() and os.path.samefile(s, d)
+    carrier = _writable_carrier(s)
+    update = getattr(carrier, "update_in_place", None)
+    if in_place and update is not None:
+        # Carriers of large media (MP4 with moov at the end) can relabel without copying
+        # the media data; they return False when this file's layout does not allow it.
+        with s.open("r+b") as rw:
+            done = bool(update(rw, aigc))
+            if done:
+                rw.flush()
+                os.fsync(rw.fileno())
+        if done:
+            return _verify(carrier, s, aigc)
+    with s.open("rb") as f, atomic_output(d, mode_from=s) as (out, tmp):
+        carrier.write(f, out, aigc)
+    try:
+        report = _verify(carrier, tmp, aigc)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    commit(tmp, d)
+    report.path = str(d)
+    return report
+
+
+def _writable_carrier(path: Path) -> Carrier:
+    with path.open("rb") as f:
+        carrier = _sniff(f, path)
+    if carrier is None:
+        raise UnsupportedFormat(f"{path}: unrecognised file format")
+    if not carrier.WRITABLE:
+        raise UnsupportedFormat(f"{path}: {carrier.NAME} files are unsupported for writing")
+    return carrier
+
+
+def _verify(carrier: Carrier, path: Path, aigc: AIGCLabel) -> Report:
+    with path.open("rb") as f:
+        try:
+            sites = carrier.read(f)
+        except MalformedFile as exc:
+            raise VerificationFailed(f"{path}: written file does not parse: {exc}") from None
+    report = judge(str(path), carrier.NAME, sites)
+    if len(report.sites) != 1 or report.sites[0].fields != aigc.fields():
+        raise VerificationFailed(
+            f"{path}: read-back found {len(report.sites)} label site(s) instead of the one "
+            "written")
+    return report
