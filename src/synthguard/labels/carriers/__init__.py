@@ -33,7 +33,7 @@ def all_carriers() -> tuple[Carrier, ...]:
 
 
 def by_name(name: str) -> Carrier | None:
-    return next((c for c in all_carriers() if c.NAME == name), None)
+    return next((c for c in all_carriers() if name == c.NAME), None)
 
 
 def detect(head: bytes, path: Path | None = None) -> Carrier | None:
