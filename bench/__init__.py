@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks: SynthGuard against the tool a user would otherwise pick."""

@@ -1,0 +1,25 @@
+"""`python -m bench [NAME ...]`: run the benchmarks and print Markdown for docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from bench._common import machine
+
+BENCHES = {"image_labels": "Implicit labels on 1 MP images vs exiftool"}
+
+
+def main() -> int:
+    names = sys.argv[1:] or list(BENCHES)
+    print(f"Machine: {machine()}\n")
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
+        print(f"## {BENCHES[name]}\n\nCommand: `make bench` (or `python -m bench {name}`)\n")
+        print(module.run())
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
