@@ -1,0 +1,145 @@
+"""The `synthguard` command, run as a real process, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+PRODUCER = "001191110102MACQD9K64010000"
+
+
+def sg(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "synthguard", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("synthguard: error: ")
+    return lines[0]
+
+
+def no_temp_files(folder: Path) -> bool:
+    return not [p for p in folder.rglob("*") if p.name.endswith(".sgtmp")]
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    Image.new("RGB", (32, 24), (200, 10, 10)).save(src / "a.jpg")
+    Image.new("RGBA", (16, 16), (0, 0, 255, 128)).save(src / "b.png")
+    Image.new("RGB", (20, 20), (0, 255, 0)).save(src / "sub" / "c.webp")
+    (src / "notes.txt").write_text("not an image")
+    return src
+
+
+def test_label_one_file_then_inspect(images: Path, tmp_path: Path) -> None:
+    out = tmp_path / "a-labeled.jpg"
+    proc = sg("label", images / "a.jpg", "--producer", PRODUCER, "--produce-id", "img-1",
+              "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "labeled" in proc.stdout
+    proc = sg("inspect", out, "--json")
+    assert proc.returncode == 0
+    report = json.loads(proc.stdout)
+    assert {"path", "format", "verdict", "sites"} <= report.keys()
+    assert report["verdict"] == "compliant" and report["format"] == "jpeg"
+    [site] = report["sites"]
+    assert {"carrier", "fields", "findings"} <= site.keys()
+    assert site["fields"]["ProduceID"] == "img-1"
+    assert site["fields"]["PropagateID"] == "img-1"
+    assert site["fields"]["ContentPropagator"] == PRODUCER
+
+
+def test_label_folder_recursive_mirrors_tree(images: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = sg("label", images, "-r", "-o", out, "--producer", PRODUCER,
+              "--produce-id", "batch-{index}-{stem}", "-j", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert sorted(Path(r["output"]).relative_to(out).as_posix() for r in results) == [
+        "a.jpg", "b.png", "sub/c.webp"]
+    ids = {r["sites"][0]["fields"]["ProduceID"] for r in results}
+    assert len(ids) == 3
+    proc = sg("inspect", out, "-r")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(": compliant") == 3
+
+
+def test_inspect_unlabeled_exits_nonzero(images: Path) -> None:
+    proc = sg("inspect", images / "a.jpg")
+    assert proc.returncode == 1
+    assert "not_found" in proc.stdout
+
+
+def test_same_id_for_many_files_is_refused(images: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = sg("label", images, "-o", out, "--producer", PRODUCER, "--produce-id", "fixed")
+    assert proc.returncode == 2
+    assert "unique per content" in one_line_error(proc)
+    assert not out.exists()
+
+
+def test_output_mode_is_required(images: Path) -> None:
+    proc = sg("label", images / "a.jpg", "--producer", PRODUCER, "--produce-id", "x")
+    assert proc.returncode == 2
+    assert "--in-place" in one_line_error(proc)
+
+
+def test_bad_charset_refused_before_writing(images: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.jpg"
+    proc = sg("label", images / "a.jpg", "--producer", "某某科技", "--produce-id", "x", "-o", out)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert "ContentProducer" in line and "U+67D0" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 10, b"\xff\xd8\xff\xe1\x00"])
+def test_bad_file_one_line_no_output(tmp_path: Path, content: bytes) -> None:
+    src = tmp_path / "broken.jpg"
+    src.write_bytes(content)
+    out = tmp_path / "out.jpg"
+    proc = sg("label", src, "--producer", PRODUCER, "--produce-id", "x", "-o", out)
+    assert proc.returncode == 1
+    line = one_line_error(proc)
+    assert str(src) in line
+    assert not out.exists() and no_temp_files(tmp_path)
+    assert src.read_bytes() == content
+    proc = sg("inspect", src, "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout)["verdict"] == "inconclusive"
+
+
+def test_in_place_keeps_mode(images: Path) -> None:
+    target = images / "b.png"
+    os.chmod(target, 0o640)
+    before = target.read_bytes()
+    proc = sg("label", target, "--in-place", "--producer", PRODUCER, "--produce-id", "{sha256}")
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_bytes() != before
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert no_temp_files(images)
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    proc = sg("inspect", tmp_path / "nope.png")
+    assert proc.returncode == 2
+    assert "no such file" in one_line_error(proc)
+
+
+def test_demo_runs(tmp_path: Path) -> None:
+    proc = sg("demo", "--workdir", tmp_path / "demo")
+    assert proc.returncode == 0, proc.stderr
+    assert "compliant" in proc.stdout and "noncompliant" in proc.stdout
+    assert len(list((tmp_path / "demo" / "labeled").iterdir())) == 5
