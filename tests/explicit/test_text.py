@@ -87,7 +87,7 @@ def test_streaming_prefix_first_suffix_last() -> None:
     chunks = list(s.wrap(["Hel", "lo"]))
     assert chunks[0] == s.prefix and chunks[-1] == s.suffix
     assert "".join(chunks) == f"{N}\n\nHello\n\n{N}"
-    assert list(StreamingNotice(N, "start").wrap([]))[0].startswith(N)
+    assert next(StreamingNotice(N, "start").wrap([])).startswith(N)
 
 
 def test_streaming_async() -> None:
