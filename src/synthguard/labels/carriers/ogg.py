@@ -102,6 +102,8 @@ def read(src: BinaryIO) -> list[Site]:
     every chain link is seen; comment headers of Vorbis and Opus streams are parsed."""
     src = _seekable(src)
     size = stream_size(src)
+    if size == 0:
+        raise MalformedFile("empty Ogg file")
     found: list[Site] = []
     open_streams: dict[int, Packets | None] = {}  # serial -> packets, None when done
     for page in _pages(src, size):
