@@ -27,7 +27,8 @@ def target(data: bytes) -> None:
 
 def seeds() -> list[bytes]:
     """Small valid files that reach every site parser: tEXt/zTXt/iTXt AIGC keyword
-    chunks, plain and compressed XMP iTXt, an APNG, and a labelled file."""
+    chunks, plain and compressed XMP iTXt, a raw-profile XMP, an APNG, and a labelled
+    file."""
     image = Image.linear_gradient("L").resize((8, 8))
     label = LABEL.to_json(wrapped=True)
     info = PngImagePlugin.PngInfo()
@@ -38,6 +39,9 @@ def seeds() -> list[bytes]:
     zipped.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta xmlns:x="adobe:ns:meta/"/>', zip=True)
     itxt = PngImagePlugin.PngInfo()
     itxt.add_itxt("AIGC", label)
+    packet = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+    itxt.add_text("Raw profile type xmp", f"\nxmp\n{len(packet):8d}\n{packet.hex()}\n",
+                  zip=True)
     out = []
     for options in ({}, {"pnginfo": info}, {"pnginfo": zipped}, {"pnginfo": itxt}):
         buffer = io.BytesIO()

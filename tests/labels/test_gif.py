@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageSequence
 
+import synthguard
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import Site, gif
@@ -296,6 +297,23 @@ def test_packet_with_nul_is_refused_for_writing(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(gif, "set_aigc", lambda packet, value: b"<x/>\x00")
     with pytest.raises(UnsupportedFormat, match="unsupported for writing"):
         relabel(make("static-87a"))
+
+
+def test_api_labels_and_inspects_a_gif(tmp_path: Path) -> None:
+    source = tmp_path / "in.gif"
+    comment = SECOND.to_json(wrapped=True).encode()
+    source.write_bytes(with_blocks(make("animated"),
+                                   [b"\x21\xfe" + bytes([len(comment)]) + comment + b"\x00"]))
+    assert synthguard.inspect(source).verdict == "compliant"
+    out = tmp_path / "out.gif"
+    report = synthguard.label(source, out, producer=FIRST.content_producer,
+                              produce_id=FIRST.produce_id)
+    assert (report.format, report.verdict) == ("gif", "compliant")
+    assert synthguard.inspect(out).label == FIRST
+    assert frames(out.read_bytes()) == frames(source.read_bytes())
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(out.read_bytes()[:-1])
+    assert synthguard.inspect(cut).verdict == "inconclusive"
 
 
 # --- hostile input -------------------------------------------------------------------------

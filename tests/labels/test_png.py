@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageSequence, PngImagePlugin
 
+import synthguard
 from synthguard.errors import MalformedFile, SynthGuardError
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import Site, png
@@ -339,6 +340,51 @@ def test_xmp_attribute_form_and_foreign_namespace_are_findings() -> None:
         assert json.loads(sites(relabel(out.getvalue()))[0].raw) == FIRST.fields()
 
 
+def raw_profile(packet: bytes, ctype: bytes = b"zTXt") -> tuple[bytes, bytes]:
+    """XMP as older ImageMagick stores it: hex in 72-column lines after a length header."""
+    digits = packet.hex()
+    text = (b"\nxmp\n" + b"%8d\n" % len(packet)
+            + b"\n".join(digits[i:i + 72].encode() for i in range(0, len(digits), 72)) + b"\n")
+    if ctype == b"zTXt":
+        return ctype, b"Raw profile type xmp\x00\x00" + zlib.compress(text)
+    return ctype, b"Raw profile type xmp\x00" + text
+
+
+@pytest.mark.parametrize("ctype", [b"zTXt", b"tEXt"])
+def test_imagemagick_raw_profile_xmp_is_a_site_and_is_folded_into_itxt(ctype: bytes) -> None:
+    packet = OTHER_XMP.replace("</rdf:Description>", f'<TC260:AIGC xmlns:TC260='
+                               f'"http://www.tc260.org.cn/ns/AIGC/1.0/">{SECOND.to_json()}'
+                               f"</TC260:AIGC></rdf:Description>").encode()
+    parts = chunks(make("rgb"))
+    data = assemble([parts[0], raw_profile(packet, ctype), *parts[1:]])
+    (site,) = sites(data)
+    assert (site.carrier, json.loads(site.raw)) == ("xmp", SECOND.fields())
+    assert [f.code for f in site.findings] == ["xmp-raw-profile"]
+
+    labeled = relabel(data)
+    assert [c[0] for c in chunks(labeled) if is_label_chunk(*c)] == [b"iTXt"]
+    assert not any(b.startswith(b"Raw profile") for _, b in chunks(labeled))
+    assert b"PaintBox 3" in labeled  # the packet's other properties moved with it
+    assert [json.loads(s.raw) for s in sites(labeled)] == [FIRST.fields()]
+
+
+@pytest.mark.interop
+def test_exiftool_agrees_on_the_raw_profile_format(tmp_path: Path) -> None:
+    path = tmp_path / "raw.png"
+    parts = chunks(make("rgb"))
+    path.write_bytes(assemble([parts[0], raw_profile(OTHER_XMP.encode()), *parts[1:]]))
+    assert exiftool_json(path, "XMP-xmp:CreatorTool")["XMP-xmp:CreatorTool"] == "PaintBox 3"
+
+
+def test_raw_profile_without_label_is_kept_beside_the_standard_packet() -> None:
+    parts = chunks(make("xmp"))
+    profile = raw_profile(b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    data = assemble([parts[0], profile, *parts[1:]])
+    labeled = chunks(relabel(data))
+    assert profile in labeled
+    assert b"PaintBox 3" in next(b for t, b in labeled if t == b"iTXt")
+
+
 def test_sniff() -> None:
     assert png.sniff(make("rgb")[:64])
     assert not png.sniff(b"GIF89a" + bytes(58))
@@ -356,6 +402,35 @@ def _packet(body: str, ns: str = 'xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1
     return (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
             f'"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
             f'{ns}>{body}</rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+def test_api_labels_and_inspects_a_png(tmp_path: Path) -> None:
+    source = tmp_path / "in.apng"
+    source.write_bytes(make("apng"))
+    out = tmp_path / "out.apng"
+    report = synthguard.label(source, out, producer=FIRST.content_producer,
+                              produce_id=FIRST.produce_id)
+    assert (report.format, report.verdict) == ("png", "compliant")
+    assert synthguard.inspect(out).label == FIRST
+    assert frames(out.read_bytes()) == frames(source.read_bytes())
+
+
+def test_api_verdicts_for_keyword_sites(tmp_path: Path) -> None:
+    parts = chunks(make("rgb"))
+    one = tmp_path / "one.png"
+    one.write_bytes(assemble([parts[0], (b"tEXt", b"AIGC\x00"
+                                         + SECOND.to_json(wrapped=True).encode()), *parts[1:]]))
+    assert synthguard.inspect(one).verdict == "compliant"  # image guide Annex B form
+    two = tmp_path / "two.png"
+    two.write_bytes(assemble([parts[0], (b"tEXt", b"AIGC\x00" + SECOND.to_json().encode()),
+                              (b"zTXt", b"AIGC\x00\x00" + zlib.compress(FIRST.to_json().encode())),
+                              *parts[1:]]))
+    assert synthguard.inspect(two).verdict == "noncompliant"  # §6.1 c): one label only
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(one.read_bytes()[:-20])
+    assert synthguard.inspect(cut).verdict == "inconclusive"
+    synthguard.label(two, producer=FIRST.content_producer, produce_id=FIRST.produce_id)
+    assert synthguard.inspect(two).verdict == "compliant"
 
 
 # --- hostile input -------------------------------------------------------------------------
@@ -410,8 +485,14 @@ def test_lying_chunk_length_is_malformed(length: int) -> None:
     [(b"IHDR", bytes(13)), (b"iTXt", b"AIGC\x00\x02\x00\x00\x00x"), (b"IEND", b"")],
     [(b"IHDR", bytes(13)), (b"tEXt", b"AIGC"), (b"IEND", b"")],
     [(b"IHDR", bytes(13)), (b"iTXt", XMP_KEY + b"\x00\x00\x00\x00\x00<x"), (b"IEND", b"")],
+    [(b"IHDR", bytes(13)), (b"tEXt", b"Raw profile type xmp\x00\nxmp\n"), (b"IEND", b"")],
+    [(b"IHDR", bytes(13)), (b"tEXt", b"Raw profile type xmp\x00\nxmp\n 2\nzz\n"),
+     (b"IEND", b"")],
+    [(b"IHDR", bytes(13)), (b"tEXt", b"Raw profile type xmp\x00\nxmp\n 3\n3c2f\n"),
+     (b"IEND", b"")],
 ], ids=["no-ihdr", "short-ihdr", "bad-type", "ztxt-method", "ztxt-not-zlib", "ztxt-cut",
-        "itxt-short", "itxt-unterminated", "itxt-flag", "text-no-separator", "xmp-not-xml"])
+        "itxt-short", "itxt-unterminated", "itxt-flag", "text-no-separator", "xmp-not-xml",
+        "raw-profile-header", "raw-profile-not-hex", "raw-profile-length"])
 def test_inconsistent_chunks_are_malformed(parts: Chunks) -> None:
     _refused(assemble(parts))
 

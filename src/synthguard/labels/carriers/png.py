@@ -31,6 +31,8 @@ WRITABLE = True
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_KEYWORD = "XML:com.adobe.xmp"
+# Older ImageMagick stores XMP hex-encoded under this keyword; exiftool reads it too.
+RAW_XMP_KEYWORD = "Raw profile type xmp"
 LABEL_KEYWORD = "AIGC"
 TEXT_TYPES = (b"tEXt", b"zTXt", b"iTXt")
 # The first chunk that carries a frame: the label goes before it. In an APNG whose
@@ -70,10 +72,11 @@ class TextChunk:
     text: bytes  # inflated; Latin-1 for tEXt/zTXt, UTF-8 for iTXt
     compressed: bool
     crc_ok: bool
+    packet: bytes | None  # the XMP packet, for the XMP and raw-profile chunks
 
     @property
     def is_xmp(self) -> bool:
-        return self.chunk.type == b"iTXt" and self.keyword == XMP_KEYWORD
+        return self.packet is not None
 
 
 @dataclass(frozen=True)
@@ -104,15 +107,19 @@ def read(src: BinaryIO) -> list[Site]:
             findings.append(Finding(
                 "after-idat", "warning",
                 f"{c.name} chunk follows the image data; readers that stop at IDAT miss it"))
-        if text.is_xmp:
-            if text.compressed:
+        where = f"{c.name} chunk {text.keyword!r} at offset {c.offset}"
+        if text.packet is not None:
+            if text.keyword == RAW_XMP_KEYWORD:
+                findings.append(Finding(
+                    "xmp-raw-profile", "info",
+                    f"XMP is an ImageMagick raw profile, not the iTXt {XMP_KEYWORD!r} "
+                    "chunk of the XMP specification"))
+            elif text.compressed:
                 findings.append(Finding(
                     "compressed-xmp", "info",
                     "XMP iTXt chunk is compressed; the XMP specification stores it plain"))
-            where = f"iTXt {XMP_KEYWORD} chunk at offset {c.offset}"
-            sites.extend(xmp_sites(text.text, where, findings))
+            sites.extend(xmp_sites(text.packet, where, findings))
         else:
-            where = f"{c.name} chunk {text.keyword!r} at offset {c.offset}"
             if text.keyword != LABEL_KEYWORD:
                 findings.append(Finding(
                     "keyword-case", "warning",
@@ -128,13 +135,14 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     src = _seekable(src)
     layout = _walk(src)
     texts = _label_chunks(src, layout)
-    xmps = [t for t in texts if t.is_xmp]
-    # Merge into the packet that already holds the label, else the first one, so the
-    # other properties of that packet survive.
-    holding = [t for t in xmps if find_aigc(t.text)]
+    # Merge into the packet that already holds the label, else the first one (standard
+    # chunks before raw profiles), so the other properties of that packet survive.
+    xmps = sorted((t for t in texts if t.packet is not None),
+                  key=lambda t: t.keyword == RAW_XMP_KEYWORD)
+    holding = [t for t in xmps if find_aigc(t.packet or b"")]
     base = (holding or xmps)[0] if xmps else None
     holding_at = {t.index for t in holding}
-    packet = set_aigc(base.text if base else None, label.to_json())
+    packet = set_aigc(base.packet if base else None, label.to_json())
     new_chunk = _chunk(b"iTXt", XMP_KEYWORD.encode("latin-1") + b"\x00\x00\x00\x00\x00"
                        + packet)
 
@@ -234,8 +242,8 @@ def _label_chunks(src: BinaryIO, layout: Layout) -> list[TextChunk]:
             continue
         head = _read_data(src, c, MAX_KEYWORD + 1)
         keyword = head.split(b"\x00", 1)[0].decode("latin-1")
-        wanted = keyword.upper() == LABEL_KEYWORD or (
-            c.type == b"iTXt" and keyword == XMP_KEYWORD)
+        standard_xmp = c.type == b"iTXt" and keyword == XMP_KEYWORD
+        wanted = standard_xmp or keyword.upper() == LABEL_KEYWORD or keyword == RAW_XMP_KEYWORD
         if not wanted:
             continue
         if c.length > MAX_TEXT_BYTES:
@@ -245,7 +253,9 @@ def _label_chunks(src: BinaryIO, layout: Layout) -> list[TextChunk]:
         src.seek(c.offset + 8 + c.length)
         crc_ok = src.read(4) == struct.pack(">I", zlib.crc32(c.type + data))
         text, compressed = _text_payload(c, data, len(keyword))
-        found.append(TextChunk(c, index, keyword, text, compressed, crc_ok))
+        packet = (text if standard_xmp else
+                  _raw_profile(text, c) if keyword == RAW_XMP_KEYWORD else None)
+        found.append(TextChunk(c, index, keyword, text, compressed, crc_ok, packet))
     return found
 
 
@@ -290,6 +300,22 @@ def _inflate(data: bytes, c: Chunk) -> bytes:
     if not inflater.eof:
         raise MalformedFile(f"{c.name} chunk at offset {c.offset}: zlib stream is truncated")
     return out
+
+
+def _raw_profile(text: bytes, c: Chunk) -> bytes:
+    """ImageMagick's raw profile: "\\n<type>\\n<spaces><length>\\n<hex digits, in lines>"."""
+    parts = text.split(None, 2)
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) > MAX_TEXT_BYTES:
+        raise MalformedFile(f"{c.name} chunk at offset {c.offset}: malformed raw profile header")
+    try:
+        data = bytes.fromhex(b"".join(parts[2].split()).decode("ascii"))
+    except ValueError:
+        raise MalformedFile(f"{c.name} chunk at offset {c.offset}: raw profile is not hex"
+                            ) from None
+    if len(data) != int(parts[1]):
+        raise MalformedFile(f"{c.name} chunk at offset {c.offset}: raw profile holds "
+                            f"{len(data)} bytes, its header says {int(parts[1])}")
+    return data
 
 
 def _text_value(text: TextChunk) -> tuple[str, Finding | None]:
