@@ -51,7 +51,6 @@ MAX_HEADER_BYTES = 64 * 1024 * 1024
 MAX_SEGMENTS = 65536
 
 
-
 @dataclass
 class Segment:
     """One marker segment as it stands in the file (fill bytes included in `raw`)."""
