@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import mp3
+from synthguard.labels.xmp import find_aigc
 from tests.tools import require_tool
 
 PRODUCER = "001191110102MACQD9K64010000"
@@ -34,7 +35,8 @@ XMP_WITH_LABEL = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
     b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
     b'rdf:about="" xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/">'
-    b"<TC260:AIGC>{}</TC260:AIGC></rdf:Description></rdf:RDF></x:xmpmeta>")
+    b"<TC260:AIGC>{}</TC260:AIGC><dc:format xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"
+    b"audio/mpeg</dc:format></rdf:Description></rdf:RDF></x:xmpmeta>")
 
 
 def encode_mp3(options: dict[str, str], title: str | None = None, seconds: float = 0.5
@@ -299,13 +301,18 @@ def test_appended_id3_and_ape_labels_are_read_and_removed(tmp_path: Path) -> Non
     assert new[lead_size(new):lead_size(new) + len(bare_audio())] == bare_audio()
 
 
-def test_xmp_in_priv_frame_is_read_and_blocks_writing() -> None:
-    packet = XMP_WITH_LABEL.replace(b"{}", LABEL.to_json().replace('"', "&quot;").encode())
-    source = tag(3, frame(3, b"PRIV", b"XMP\x00" + packet)) + bare_audio()
+def test_xmp_in_priv_frame_is_read_and_loses_only_its_label() -> None:
+    packet = XMP_WITH_LABEL.replace(b"{}", OTHER.to_json().replace('"', "&quot;").encode())
+    source = tag(3, frame(3, b"PRIV", b"XMP\x00" + packet, flags=0x4000)) + bare_audio()
     (site,) = mp3.read(io.BytesIO(source))
-    assert site.carrier == "xmp" and site.raw == LABEL.to_json()
-    with pytest.raises(UnsupportedFormat, match="unsupported for writing"):
-        label(source)
+    assert site.carrier == "xmp" and site.raw == OTHER.to_json()
+    new = label(source)
+    assert [(s.carrier, s.raw) for s in mp3.read(io.BytesIO(new))] == [
+        ("id3:TXXX", LABEL.to_json())]
+    (private,) = mutagen.id3.ID3(io.BytesIO(new)).getall("PRIV")
+    assert private.owner == "XMP" and b"dc:format>audio/mpeg<" in private.data
+    assert find_aigc(private.data) == []
+    assert new[10:14] == b"PRIV" and new[18] == 0x40  # the frame's status flags kept
 
 
 def test_v22_compressed_tag_is_opaque() -> None:

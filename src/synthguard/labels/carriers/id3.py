@@ -3,7 +3,8 @@
 The audio guide (TC260-PG-202510A) puts the label in a user text frame (TXXX, TXX in
 v2.2) whose description is AIGC and whose value is the bare JSON. Frames other than
 the label are kept byte for byte, in order, in the tag version the file already has.
-What is rewritten is bookkeeping only: sizes, padding, and two features whose data
+An XMP packet in a `PRIV` frame keeps everything but its AIGC property. Otherwise
+what is rewritten is bookkeeping only: sizes, padding, and two features whose data
 would otherwise go stale: v2.2/v2.3 tag-wide unsynchronisation (the frames are stored
 decoded, which every reader accepts) and the extended header (its CRC would no longer
 match). A tag is parsed from memory; the caller bounds its size.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels.aigc import Finding
+from synthguard.labels.carriers.tiff import strip_aigc, xmp_sites
 
 LABEL_DESCRIPTION = "AIGC"
 MAX_FRAME_TEXT = 16 * 1024 * 1024  # a compressed frame may not inflate past this
@@ -245,14 +247,31 @@ def xmp_packet(tag: Tag, frame: Frame) -> bytes | None:
     return data[4:]
 
 
-def label_frame(major: int, plain_int_sizes: bool, value: str) -> bytes:
+def holds_label(tag: Tag) -> bool:
+    """Whether the tag holds a label site: a TXXX:AIGC frame or an XMP AIGC property."""
+    return any(is_label(tag, f) or _xmp_label(tag, f) is not None for f in tag.frames)
+
+
+def _xmp_label(tag: Tag, frame: Frame) -> bytes | None:
+    """The XMP packet of a PRIV frame if it holds an AIGC property."""
+    packet = xmp_packet(tag, frame)
+    return packet if packet is not None and xmp_sites(packet, "") else None
+
+
+def encode_frame(tag: Tag, fid: str, data: bytes, status: int = 0) -> bytes:
+    """A frame in the tag's version and size convention, without format flags (no
+    compression, encryption or grouping): `data` is stored as it is."""
+    if tag.major == 2:
+        return fid.encode() + len(data).to_bytes(3, "big") + data
+    plain = tag.major == 3 or tag.plain_int_sizes
+    size = len(data).to_bytes(4, "big") if plain else to_syncsafe(len(data))
+    return fid.encode() + size + bytes([status, 0]) + data
+
+
+def label_frame(tag: Tag, value: str) -> bytes:
     """A TXXX (TXX) frame: encoding 0 (ISO-8859-1) suffices, the Annex E value is ASCII."""
     data = b"\x00" + LABEL_DESCRIPTION.encode() + b"\x00" + value.encode("latin-1")
-    if major == 2:
-        return b"TXX" + len(data).to_bytes(3, "big") + data
-    plain = major == 3 or plain_int_sizes
-    size = len(data).to_bytes(4, "big") if plain else to_syncsafe(len(data))
-    return b"TXXX" + size + b"\x00\x00" + data
+    return encode_frame(tag, "TXX" if tag.major == 2 else "TXXX", data)
 
 
 def build(tag: Tag | None, value: str | None) -> bytes:
@@ -271,13 +290,18 @@ def build(tag: Tag | None, value: str | None) -> bytes:
                                 "(ID3v2.2 compression was never defined)")
     parts: list[bytes] = []
     for frame in tag.frames:
-        if not is_label(tag, frame):
+        packet = _xmp_label(tag, frame)
+        if packet is not None:
+            # The XMP stays, minus its AIGC property: one label per file (§6.1 c).
+            parts.append(encode_frame(tag, frame.id, b"XMP\x00" + strip_aigc(packet),
+                                      status=frame.flags >> 8))
+        elif not is_label(tag, frame):
             parts.append(frame.raw)
         elif value is not None:
-            parts.append(label_frame(tag.major, tag.plain_int_sizes, value))
+            parts.append(label_frame(tag, value))
             value = None
     if value is not None:
-        parts.append(label_frame(tag.major, tag.plain_int_sizes, value))
+        parts.append(label_frame(tag, value))
     if not parts:
         return b""  # only when removing: a tag left without frames is dropped
     frames = b"".join(parts)

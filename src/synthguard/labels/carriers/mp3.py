@@ -4,8 +4,9 @@ File layout: an optional ID3v2 tag at the start, the MPEG audio frames, then opt
 trailing tags in any order: an APEv2 tag, an ID3v2.4 tag with a footer ("3DI"), and last
 an ID3v1 tag (128 bytes, "TAG"). The label goes into the leading ID3v2 tag (created as
 v2.3 if the file has none); a TXXX:AIGC in an appended ID3v2 tag or an APEv2 item AIGC
-is read, and removed on write so that one label remains. XMP carried in an ID3 `PRIV`
-frame is read too. The audio frames and the ID3v1 tag are copied byte for byte.
+is read, and removed on write so that one label remains; so is an AIGC property in
+XMP carried by an ID3 `PRIV` frame (the rest of the packet is kept). The audio frames
+and the ID3v1 tag are copied byte for byte.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from synthguard.errors import MalformedFile, UnsupportedFormat
+from synthguard.errors import MalformedFile
 from synthguard.labels.aigc import AIGCLabel, Finding
 from synthguard.labels.carriers import id3
 from synthguard.labels.carriers.base import Site, read_bounded
+from synthguard.labels.carriers.tiff import xmp_sites
 from synthguard.labels.carriers.vorbiscomment import copy_range, stream_size
-from synthguard.labels.xmp import TC260_NS, find_aigc
 
 NAME = "mp3"
 EXTENSIONS = (".mp3",)
@@ -91,7 +92,6 @@ def read(src: BinaryIO) -> list[Site]:
 def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     src = _seekable(src)
     layout = _layout(src)
-    _refuse_xmp_labels(layout)
     dst.write(id3.build(layout.lead, label.to_json()))
     copy_range(src, dst, layout.audio_start, layout.audio_end - layout.audio_start)
     pos = layout.audio_end
@@ -106,7 +106,6 @@ def update_in_place(rw: BinaryIO, label: AIGCLabel) -> bool:
     """Rewrite only the leading tag when the new one has exactly its size (the label
     fits the existing padding) and no other label site needs removing."""
     layout = _layout(rw)
-    _refuse_xmp_labels(layout)
     if layout.lead is None or any(_has_label(t) for t in layout.trailers):
         return False
     tag = id3.build(layout.lead, label.to_json())
@@ -134,22 +133,7 @@ def _id3_sites(tag: id3.Tag) -> list[Site]:
             sites.append(Site("id3:TXXX", location, text.value, findings))
         packet = id3.xmp_packet(tag, frame)
         if packet is not None:
-            sites += _xmp_sites(packet, f"{location} (XMP)")
-    return sites
-
-
-def _xmp_sites(packet: bytes, location: str) -> list[Site]:
-    sites = []
-    for value in find_aigc(packet):
-        findings: list[Finding] = []
-        if value.form == "attribute":
-            findings.append(Finding("xmp-attribute", "info",
-                                    "AIGC is an rdf:Description attribute, not a child element"))
-        if value.namespace != TC260_NS:
-            findings.append(Finding("xmp-namespace", "error",
-                                    f"AIGC property is in namespace {value.namespace!r}, "
-                                    f"not {TC260_NS!r}"))
-        sites.append(Site("xmp", location, value.raw, findings))
+            sites += xmp_sites(packet, f"{location} (XMP)")
     return sites
 
 
@@ -170,22 +154,10 @@ def _ape_sites(ape: Ape) -> list[Site]:
     return sites
 
 
-def _refuse_xmp_labels(layout: Layout) -> None:
-    """An AIGC property inside an ID3-embedded XMP packet would survive as a second
-    label; editing XMP inside ID3 is left to XMP-aware tools."""
-    for tag in (layout.lead, *layout.trailers):
-        if isinstance(tag, id3.Tag):
-            for frame in tag.frames:
-                packet = id3.xmp_packet(tag, frame)
-                if packet is not None and find_aigc(packet):
-                    raise UnsupportedFormat(f"MP3 unsupported for writing: {tag.name} holds "
-                                            "an XMP packet with an AIGC property")
-
-
 def _has_label(trailer: Trailer) -> bool:
     if isinstance(trailer, Ape):
         return bool(trailer.labels())
-    return any(id3.is_label(trailer, f) for f in trailer.frames)
+    return id3.holds_label(trailer)
 
 
 def _without_label(trailer: Trailer) -> bytes:
