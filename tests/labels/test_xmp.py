@@ -76,3 +76,12 @@ def test_find_total(data: bytes) -> None:
         find_aigc(data)
     except MalformedFile:
         pass
+
+
+def test_nesting_bomb_is_refused() -> None:
+    deep = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/">' + b"<a>" * 6000 + b"</a>" * 6000
+            + b"</x:xmpmeta>")
+    with pytest.raises(MalformedFile, match="deeper"):
+        set_aigc(deep, "v")
+    with pytest.raises(MalformedFile, match="deeper"):
+        find_aigc(deep)

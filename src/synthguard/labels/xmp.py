@@ -26,6 +26,7 @@ X_NS = "adobe:ns:meta/"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
 MAX_PACKET_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64  # real XMP nests a handful of levels; the serializer recurses per level
 XPACKET_ID = "W5M0MpCehiHzreSzNTczkc9d"
 
 _DEFAULT_PREFIXES = {X_NS: "x", RDF_NS: "rdf", TC260_NS: TC260_PREFIX}
@@ -53,14 +54,22 @@ def _parse(packet: bytes) -> tuple[ET.Element, dict[str, str]]:
         data = data[3:]
     prefixes: dict[str, str] = {}
     root: ET.Element | None = None
+    depth = 0
     try:
-        for event, item in SafeET.iterparse(io.BytesIO(data), events=("start", "start-ns"),
+        for event, item in SafeET.iterparse(io.BytesIO(data),
+                                            events=("start", "end", "start-ns"),
                                             forbid_dtd=True):
             if event == "start-ns":
                 prefix, uri = item
                 prefixes.setdefault(uri, prefix)
-            elif root is None:
-                root = item
+            elif event == "end":
+                depth -= 1
+            else:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise MalformedFile(f"XMP packet nests deeper than {MAX_DEPTH} levels")
+                if root is None:
+                    root = item
     except (ET.ParseError, DefusedXmlException, ValueError) as exc:
         raise MalformedFile(f"XMP packet is not well-formed XML: {exc}") from None
     if root is None:
