@@ -89,7 +89,7 @@ def test_contrast_follows_local_luminance(tmp_path: Path, background: tuple[int,
     Image.new("RGB", (400, 300), background).save(src)
     mark_image(src, tmp_path / "out.png")
     img = Image.open(tmp_path / "out.png")
-    x0, y0, x1, y1 = ink_box(img, bright=bright_text)
+    x0, y0, _, y1 = ink_box(img, bright=bright_text)
     plate_pixel = np.asarray(img.convert("L"))[y0 - 1 if y0 else y1, x0]
     text_level = 255 if bright_text else 0
     assert abs(int(plate_pixel) - text_level) > 100
