@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
+from synthguard.labels.api import judge
 from synthguard.labels.carriers import flac
 from synthguard.labels.carriers.vorbiscomment import VorbisComment
-from tests.tools import require_tool
+from tests.tools import exiftool_json, require_tool
 
 PRODUCER = "001191110102MACQD9K64010000"
 LABEL = AIGCLabel.create(producer=PRODUCER, produce_id="flac-1")
@@ -151,8 +152,10 @@ def test_duplicates_and_lower_case_name_collapse_to_one(tmp_path: Path) -> None:
     tagged.save()
     sites = flac.read(io.BytesIO(src.read_bytes()))
     assert len(sites) == 3
+    assert judge("dup.flac", flac.NAME, sites).verdict == "noncompliant"
     out = label(src.read_bytes())
     assert [s.raw for s in flac.read(io.BytesIO(out))] == [LABEL.to_json()]
+    assert judge("one.flac", flac.NAME, flac.read(io.BytesIO(out))).verdict == "compliant"
     final = mutagen.flac.FLAC(io.BytesIO(out)).tags
     assert final is not None and final["TITLE"] == ["keep"]
     assert label(out) == out  # labeling again changes nothing
@@ -194,7 +197,7 @@ def test_update_in_place_uses_padding_or_declines(tmp_path: Path) -> None:
     assert untouched.getvalue() == bare
 
 
-def test_ffmpeg_made_flac_labels_and_ffprobe_reads_it(tmp_path: Path) -> None:
+def test_ffmpeg_made_flac_labels_and_ffprobe_and_exiftool_read_it(tmp_path: Path) -> None:
     ffmpeg = require_tool("ffmpeg")
     ffprobe = require_tool("ffprobe")
     src = tmp_path / "ff.flac"
@@ -210,6 +213,7 @@ def test_ffmpeg_made_flac_labels_and_ffprobe_reads_it(tmp_path: Path) -> None:
     tags = {k.upper(): v for k, v in json.loads(probe.stdout)["format"]["tags"].items()}
     assert tags["AIGC"] == LABEL.to_json()
     assert tags["TITLE"] == "ff"
+    assert exiftool_json(dst, "Vorbis:all")["Vorbis:Aigc"] == LABEL.to_json()
     assert np.array_equal(decoded(src), decoded(dst))
 
 

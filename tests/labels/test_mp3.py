@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
+from synthguard.labels.api import judge
 from synthguard.labels.carriers import mp3
 from synthguard.labels.xmp import find_aigc
-from tests.tools import require_tool
+from tests.tools import exiftool_json, require_tool
 
 PRODUCER = "001191110102MACQD9K64010000"
 LABEL = AIGCLabel.create(producer=PRODUCER, produce_id="mp3-1")
@@ -145,7 +146,7 @@ def test_ffmpeg_v24_tag_round_trip() -> None:
     assert np.array_equal(decode(new), decode(original))
 
 
-def test_v23_tag_and_id3v1_are_kept_and_ffprobe_reads_the_label(tmp_path: Path) -> None:
+def test_v23_tag_and_id3v1_kept_and_ffprobe_and_exiftool_read_the_label(tmp_path: Path) -> None:
     original = encode_mp3({"id3v2_version": "3", "write_id3v1": "1"}, title="Sine")
     assert original[:4] == b"ID3\x03" and original[-128:-125] == b"TAG"
     new = label(original)
@@ -161,6 +162,9 @@ def test_v23_tag_and_id3v1_are_kept_and_ffprobe_reads_the_label(tmp_path: Path) 
                             "json", str(path)], capture_output=True, check=True, timeout=60)
     probed = json.loads(probe.stdout)["format"]["tags"]
     assert probed["AIGC"] == LABEL.to_json() and probed["title"] == "Sine"
+    seen = exiftool_json(path, "ID3:all")
+    assert seen["ID3v2_3:UserDefinedText"] == f"(AIGC) {LABEL.to_json()}"
+    assert seen["ID3v2_3:Title"] == "Sine"
 
 
 def test_bare_mpeg_audio_gets_a_v23_tag() -> None:
@@ -206,10 +210,11 @@ def test_duplicates_and_case_variants_collapse_to_one() -> None:
     tags.save(buffer, v2_version=3)
     source = buffer.getvalue()
     sites = mp3.read(io.BytesIO(source))
+    assert judge("dup.mp3", mp3.NAME, sites).verdict == "noncompliant"
     assert sorted(s.raw for s in sites) == sorted([OTHER.to_json(), "second"])
     assert [f.code for s in sites for f in s.findings] == ["description-case"]
     new = label(source)
-    assert raws(new) == [LABEL.to_json()]
+    assert judge("one.mp3", mp3.NAME, mp3.read(io.BytesIO(new))).verdict == "compliant"
     final = mutagen.id3.ID3(io.BytesIO(new))
     assert final.getall("TXXX:aigc") == [] and final.getall("TXXX:OTHER")[0].text == ["keep"]
 

@@ -21,8 +21,9 @@ from mutagen.ogg import OggPage
 
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
+from synthguard.labels.api import judge
 from synthguard.labels.carriers import ogg
-from tests.tools import require_tool
+from tests.tools import exiftool_json, require_tool
 
 PRODUCER = "001191110102MACQD9K64010000"
 LABEL = AIGCLabel.create(producer=PRODUCER, produce_id="ogg-1")
@@ -171,7 +172,9 @@ def test_duplicate_and_lower_case_entries_collapse_to_one(tmp_path: Path) -> Non
     tagged.save()
     sites = ogg.read(io.BytesIO(src.read_bytes()))
     assert len(sites) == 2 and [f.code for f in sites[1].findings] == ["field-name-case"]
+    assert judge("dup.opus", ogg.NAME, sites).verdict == "noncompliant"
     new = label(src.read_bytes())
+    assert judge("one.opus", ogg.NAME, ogg.read(io.BytesIO(new))).verdict == "compliant"
     final = mutagen.oggopus.OggOpus(io.BytesIO(new)).tags
     assert final is not None
     assert final["AIGC"] == [LABEL.to_json()] and final["TITLE"] == ["keep"]
@@ -216,7 +219,7 @@ def test_audio_sharing_the_last_header_page_is_refused() -> None:
         label(b"".join(head))
 
 
-def test_ffprobe_reads_the_label(tmp_path: Path) -> None:
+def test_ffprobe_and_exiftool_read_the_label(tmp_path: Path) -> None:
     ffprobe = require_tool("ffprobe")
     for path in (make_vorbis(tmp_path / "v.ogg"), make_opus(tmp_path / "o.opus")):
         out = path.with_name("labeled" + path.suffix)
@@ -226,6 +229,7 @@ def test_ffprobe_reads_the_label(tmp_path: Path) -> None:
                                timeout=60)
         tags = json.loads(probe.stdout)["streams"][0]["tags"]
         assert tags["AIGC"] == LABEL.to_json(), path.suffix
+        assert exiftool_json(out, "Vorbis:all")["Vorbis:Aigc"] == LABEL.to_json()
 
 
 def test_crc_matches_libogg_pages(tmp_path: Path) -> None:
