@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import synthguard
 from fuzz.fuzz_mp4 import make_movie
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels import xmp
@@ -383,6 +384,27 @@ def test_duplicate_and_movie_level_keys_are_all_sites_and_collapse_to_one(
     relabeled = _label(data, SECOND)
     assert _sites(relabeled) == [("mp4:mdta", SECOND.to_json())]
     assert _metadata(relabeled)["title"] == "T1"
+
+
+def test_library_api_labels_copies_and_in_place(tmp_path: Path) -> None:
+    original = _make("mp4-moov-at-end", tmp_path)
+    src, dst = tmp_path / "clip.mp4", tmp_path / "labeled.mp4"
+    src.write_bytes(original)
+    assert synthguard.inspect(src).verdict == "not_found"
+    report = synthguard.label(src, dst, producer=PRODUCER, produce_id="api-0001")
+    assert report.verdict == "compliant" and report.format == "mp4"
+    assert src.read_bytes() == original
+    assert synthguard.inspect(dst).label == AIGCLabel.create(producer=PRODUCER,
+                                                             produce_id="api-0001")
+    mdat = next(b for b in _top(original) if b.type == b"mdat")
+    synthguard.label(src, producer=PRODUCER, produce_id="api-0002", label="3")  # in place
+    assert src.read_bytes()[:mdat.end] == original[:mdat.end]
+    inspected = synthguard.inspect(src)
+    assert inspected.verdict == "compliant" and len(inspected.sites) == 1
+    assert inspected.sites[0].fields == {**FIRST.fields(), "ProduceID": "api-0002",
+                                         "PropagateID": "api-0002", "Label": "3"}
+    src.write_bytes(original[:mdat.end - 5])
+    assert synthguard.inspect(src).verdict == "inconclusive"
 
 
 def _file_meta(*extra: Box) -> bytes:
