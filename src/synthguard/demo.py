@@ -17,7 +17,7 @@ from synthguard.labels.xmp import set_aigc
 
 # A syntactically valid unified social credit code for the demo organisation
 # (check character computed per GB 32100-2015); not a real company.
-DEMO_USCC = "91110108MA01A0A007"
+DEMO_USCC = "91110108MA01A0A003"
 
 
 def _sample(size: tuple[int, int]) -> Image.Image:

@@ -16,12 +16,24 @@ from synthguard.labels.carriers.base import SNIFF_BYTES, Carrier, Site
 __all__ = ["CARRIERS", "SNIFF_BYTES", "Carrier", "Site", "all_carriers", "by_name", "detect"]
 
 CARRIERS = (
+    # images
     "jpeg",
     "png",
     "webp",
     "gif",
     "tiff",
     "heif",
+    # audio and video
+    "mp4",
+    "matroska",
+    "wav",
+    "avi",
+    "flac",
+    "ogg",
+    "mp3",  # late: its sniffer accepts a bare MPEG frame sync
+    # documents
+    "pdf",
+    "ooxml",
 )
 
 
