@@ -242,7 +242,8 @@ def test_lying_lengths_and_counts_are_malformed(tmp_path: Path) -> None:
     huge_count = struct.pack("<I", 1) + b"v" + struct.pack("<I", 0xFFFFFFFF)
     huge_vendor = struct.pack("<I", 0xFFFFFFFF) + b"v"
     huge_entry = struct.pack("<I", 1) + b"v" + struct.pack("<II", 1, 0xFFFFFFF0)
-    for body in (huge_count, huge_vendor, huge_entry):
+    many = struct.pack("<I", 1) + b"v" + struct.pack("<I", 70000) + bytes(4 * 70000)
+    for body in (huge_count, huge_vendor, huge_entry, many):
         with pytest.raises(MalformedFile):
             flac.read(io.BytesIO(with_blocks(data, [(0, streaminfo), (4, body)])))
     lying = bytearray(with_blocks(data, [(0, streaminfo), (1, bytes(10))]))

@@ -346,6 +346,7 @@ def test_truncated_inside_the_tag_is_malformed() -> None:
     tag(3, frame(3, b"TXXX", b"\x00AIGC\x00x")[:4] + (10**6).to_bytes(4, "big") + bytes(20)),
     tag(3, (10**6).to_bytes(4, "big") + bytes(20), flags=0x40),  # extended header lies
     tag(4, frame(4, b"TXXX", b"\x00\x00\x00\x09" + b"not zlib!", flags=0x0009)),
+    tag(3, frame(3, b"TIT2", b"") * 70000),  # more frames than any tag needs
 ])
 def test_lying_sizes_are_malformed(source: bytes) -> None:
     with pytest.raises(MalformedFile):

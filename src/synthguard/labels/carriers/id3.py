@@ -23,6 +23,7 @@ from synthguard.labels.carriers.tiff import strip_aigc, xmp_sites
 LABEL_DESCRIPTION = "AIGC"
 MAX_FRAME_TEXT = 16 * 1024 * 1024  # a compressed frame may not inflate past this
 NEW_TAG_PADDING = 1024
+MAX_FRAMES = 65536  # real tags hold tens to thousands; bounds the objects a tag can cost
 # Tag flags (header byte 5).
 UNSYNC, EXTENDED, EXPERIMENTAL, FOOTER = 0x80, 0x40, 0x20, 0x10
 _FRAME_ID = re.compile(rb"[A-Z0-9]{3}[A-Z0-9\x00]")  # v2.2 names in v2.3 tags end in NUL
@@ -145,9 +146,11 @@ def _walks_cleanly(body: bytes, pos: int, *, plain: bool) -> bool:
 
 
 def _frames(body: bytes, pos: int, major: int, plain: bool, where: str) -> list[Frame]:
-    frames = []
+    frames: list[Frame] = []
     head = 6 if major == 2 else 10
     while pos + head <= len(body) and body[pos] != 0:
+        if len(frames) >= MAX_FRAMES:
+            raise MalformedFile(f"{where} has more than {MAX_FRAMES} frames")
         fid, size, flags, head = _frame_header(major, plain, body, pos)
         if not _FRAME_ID.fullmatch(fid.ljust(4, b"\x00")):
             break  # junk where padding should be: readers stop here too
@@ -308,7 +311,12 @@ def build(tag: Tag | None, value: str | None) -> bytes:
     flags = tag.flags & {2: 0, 3: EXPERIMENTAL, 4: UNSYNC | EXPERIMENTAL | FOOTER}[tag.major]
     footer = bool(flags & FOOTER)
     room = tag.size - 10 - (10 if footer else 0)
-    padding = 0 if footer else room - len(frames) if len(frames) <= room else NEW_TAG_PADDING
+    if footer:
+        padding = 0  # v2.4 forbids padding in a tag with a footer
+    elif len(frames) <= room:
+        padding = room - len(frames)
+    else:
+        padding = NEW_TAG_PADDING
     body_size = len(frames) + padding
     if body_size >= 1 << 28:
         raise UnsupportedFormat("MP3 unsupported for writing: the ID3v2 tag would exceed "

@@ -95,10 +95,12 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     dst.write(id3.build(layout.lead, label.to_json()))
     copy_range(src, dst, layout.audio_start, layout.audio_end - layout.audio_start)
     pos = layout.audio_end
-    for trailer in layout.trailers:
-        start = trailer.offset
-        dst.write(_without_label(trailer) if _has_label(trailer) else _raw(src, trailer))
-        pos = start + trailer.size
+    for trailer in layout.trailers:  # contiguous, in file order
+        if _has_label(trailer):
+            dst.write(_without_label(trailer))
+        else:
+            copy_range(src, dst, trailer.offset, trailer.size)
+        pos = trailer.offset + trailer.size
     copy_range(src, dst, pos, layout.size - pos)  # the ID3v1 tag, if any
 
 
@@ -174,11 +176,6 @@ def _without_label(trailer: Trailer) -> bytes:
 
     header = frame(trailer.flags | 1 << 29) if trailer.flags & APE_HAS_HEADER else b""
     return header + body + frame(trailer.flags & ~(1 << 29))
-
-
-def _raw(src: BinaryIO, trailer: Trailer) -> bytes:
-    src.seek(trailer.offset)
-    return src.read(trailer.size)
 
 
 # --- layout -----------------------------------------------------------------------------
@@ -261,7 +258,7 @@ def _ape(src: BinaryIO, footer: bytes, end: int, floor: int) -> Ape:
     if size < APE_FOOTER.size or start < floor:
         raise MalformedFile(f"{where} declares {size} bytes, which does not fit the file")
     body_size = size - APE_FOOTER.size
-    if count > body_size // APE_ITEM_MIN:
+    if count > min(body_size // APE_ITEM_MIN, id3.MAX_FRAMES):
         raise MalformedFile(f"{where} declares {count} items in {body_size} bytes")
     body = _read_at(src, start + header, body_size, f"APE tag at offset {start}")
     items = []

@@ -37,6 +37,7 @@ CONTINUED, BOS, EOS = 0x01, 0x02, 0x04
 HEADER = struct.Struct("<4sBBqIIIB")  # capture, version, flags, granule, serial, seq, crc, n
 NO_PACKET_ENDS = -1  # granule of a page on which no packet finishes (RFC 3533 §6)
 MAX_HEADER_PACKET = 64 * 1024 * 1024  # comment headers carry cover art, but not this much
+MAX_HEADER_PAGES = 32768  # that much in 4 KiB pages (mutagen's size) with room to spare
 MAX_UNSEEKABLE_BYTES = 256 * 1024 * 1024
 
 # codec -> (identification prefix, comment prefix, number of header packets)
@@ -151,6 +152,9 @@ def _write_link(src: BinaryIO, dst: BinaryIO, first: Page, pages: Iterator[Page]
     page: Page | None = first
     while page is not None:
         _same_stream(first, page, header_pages)
+        if len(header_pages) >= MAX_HEADER_PAGES:
+            raise MalformedFile(f"{packets.what}: header packets span more than "
+                                f"{MAX_HEADER_PAGES} pages")
         body = _body(src, page)
         header_pages.append((page, body))
         packets.feed(page, body)

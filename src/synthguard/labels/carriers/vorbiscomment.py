@@ -25,6 +25,9 @@ from synthguard.labels.carriers.base import Site
 FIELD_NAME = "AIGC"
 DEFAULT_VENDOR = b"synthguard"
 COPY_BLOCK = 1 << 20
+# Real blocks hold tens of comments; the cap keeps a hostile block of millions of tiny
+# comments from costing hundreds of MB of Python objects.
+MAX_COMMENTS = 65536
 
 
 @dataclass
@@ -101,6 +104,8 @@ def parse(data: bytes, what: str) -> VorbisComment:
     if count > (len(view) - pos) // 4:
         raise MalformedFile(f"{what} declares {count} comments, but only "
                             f"{len(view) - pos} bytes remain")
+    if count > MAX_COMMENTS:
+        raise MalformedFile(f"{what} declares {count} comments, limit {MAX_COMMENTS}")
     comments = [chunk(u32(f"comment {i} length"), f"comment {i}") for i in range(count)]
     return VorbisComment(vendor, comments, bytes(view[pos:]))
 
