@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synthguard.errors import MalformedFile
-from synthguard.labels.xmp import TC260_NS, find_aigc, set_aigc
+from synthguard.labels.xmp import TC260_NS, find_aigc, pad_packet, remove_aigc, set_aigc
 
 EXISTING = (
     b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>'
@@ -85,3 +85,19 @@ def test_nesting_bomb_is_refused() -> None:
         set_aigc(deep, "v")
     with pytest.raises(MalformedFile, match="deeper"):
         find_aigc(deep)
+
+
+def test_remove_keeps_everything_else() -> None:
+    labeled = set_aigc(EXISTING, "v")
+    stripped = remove_aigc(labeled)
+    assert find_aigc(stripped) == []
+    assert b'photoshop:Credit="Studio"' in stripped and b"Sunset &amp; sea" in stripped
+
+
+def test_pad_packet() -> None:
+    packet = set_aigc(None, "v", padding=0)
+    padded = pad_packet(packet, len(packet) + 100)
+    assert padded is not None and len(padded) == len(packet) + 100
+    assert padded.rstrip().endswith(b'<?xpacket end="w"?>')
+    assert [v.raw for v in find_aigc(padded)] == ["v"]
+    assert pad_packet(packet, len(packet) - 1) is None

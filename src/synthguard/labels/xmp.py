@@ -125,8 +125,29 @@ def set_aigc(packet: bytes | None, value: str, *, padding: int = 2048) -> bytes:
     prop = ET.SubElement(target, _AIGC)
     prop.text = value
 
-    prefixes = {**_DEFAULT_PREFIXES, **prefixes}
-    body = _serialize(root, prefixes)
+    return _wrap(_serialize(root, {**_DEFAULT_PREFIXES, **prefixes}), padding)
+
+
+def remove_aigc(packet: bytes, *, padding: int = 0) -> bytes:
+    """The packet without any AIGC property (either form, any namespace), everything else
+    kept: for a second packet in a file that must not remain a label site."""
+    root, prefixes = _parse(packet)
+    _remove_aigc(root)
+    return _wrap(_serialize(root, {**_DEFAULT_PREFIXES, **prefixes}), padding)
+
+
+def pad_packet(packet: bytes, size: int) -> bytes | None:
+    """`packet` grown to exactly `size` bytes by widening its trailing padding (the XMP
+    way to leave room for in-place edits), or None if it does not fit."""
+    end = packet.rfind(b"<?xpacket end")
+    if len(packet) > size:
+        return None
+    if end < 0:
+        return packet + b" " * (size - len(packet))
+    return packet[:end] + b" " * (size - len(packet)) + packet[end:]
+
+
+def _wrap(body: str, padding: int) -> bytes:
     return (
         f'<?xpacket begin="\ufeff" id="{XPACKET_ID}"?>'.encode()
         + body.encode("utf-8")
