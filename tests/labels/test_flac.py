@@ -15,6 +15,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import synthguard
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.api import judge
@@ -286,3 +287,17 @@ def _seed() -> bytes:
 
 
 _SEED = _seed()
+
+
+def test_library_api_labels_in_place_and_inspects(tmp_path: Path) -> None:
+    path = make_flac(tmp_path / "in.flac")
+    synthguard.label(path, tmp_path / "copy.flac", producer=PRODUCER, produce_id="api-1")
+    report = synthguard.inspect(tmp_path / "copy.flac")
+    assert report.format == "flac" and report.verdict == "compliant"
+    assert report.label is not None and report.label.produce_id == "api-1"
+    start = audio_start((tmp_path / "copy.flac").read_bytes())
+    synthguard.label(tmp_path / "copy.flac", producer=PRODUCER, produce_id="api-2")  # padding
+    assert audio_start((tmp_path / "copy.flac").read_bytes()) == start
+    again = synthguard.inspect(tmp_path / "copy.flac")
+    assert again.label is not None and again.label.produce_id == "api-2"
+    assert len(again.sites) == 1

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import synthguard
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.api import judge
@@ -400,3 +401,17 @@ def _seeds() -> list[bytes]:
 
 
 _SEEDS = _seeds()
+
+
+def test_library_api_labels_in_place_and_inspects(tmp_path: Path) -> None:
+    path = tmp_path / "in.mp3"
+    path.write_bytes(bare_audio())
+    assert synthguard.inspect(path).verdict == "not_found"
+    synthguard.label(path, producer=PRODUCER, produce_id="api-1")
+    size = lead_size(path.read_bytes())
+    synthguard.label(path, producer=PRODUCER, produce_id="api-2")  # fits the padding
+    assert lead_size(path.read_bytes()) == size
+    report = synthguard.inspect(path)
+    assert report.format == "mp3" and report.verdict == "compliant"
+    assert report.label is not None and report.label.produce_id == "api-2"
+    assert path.read_bytes()[size:] == bare_audio()

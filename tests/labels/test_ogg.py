@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mutagen.ogg import OggPage
 
+import synthguard
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.api import judge
@@ -317,3 +318,12 @@ def _seed() -> bytes:
 
 
 _SEED = _seed()
+
+
+def test_library_api_labels_and_inspects(tmp_path: Path) -> None:
+    for path in (make_vorbis(tmp_path / "in.ogg", 1.0), make_opus(tmp_path / "in.opus")):
+        assert synthguard.inspect(path).verdict == "not_found"
+        synthguard.label(path, producer=PRODUCER, produce_id="api-1")
+        report = synthguard.inspect(path)
+        assert report.format == "ogg" and report.verdict == "compliant", path.suffix
+        assert report.label is not None and report.label.produce_id == "api-1"
