@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels.aigc import Finding
-from synthguard.labels.carriers.tiff import strip_aigc, xmp_sites
+from synthguard.labels.carriers.tiff import xmp_sites
+from synthguard.labels.xmp import remove_aigc
 
 LABEL_DESCRIPTION = "AIGC"
 MAX_FRAME_TEXT = 16 * 1024 * 1024  # a compressed frame may not inflate past this
@@ -296,7 +297,7 @@ def build(tag: Tag | None, value: str | None) -> bytes:
         packet = _xmp_label(tag, frame)
         if packet is not None:
             # The XMP stays, minus its AIGC property: one label per file (§6.1 c).
-            parts.append(encode_frame(tag, frame.id, b"XMP\x00" + strip_aigc(packet),
+            parts.append(encode_frame(tag, frame.id, b"XMP\x00" + remove_aigc(packet),
                                       status=frame.flags >> 8))
         elif not is_label(tag, frame):
             parts.append(frame.raw)
