@@ -34,6 +34,8 @@ CARRIERS = (
     # documents
     "pdf",
     "ooxml",
+    "markdown",
+    "text",  # last: any UTF-8 text; it only reports that no metadata carrier exists
 )
 
 
