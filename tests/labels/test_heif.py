@@ -15,6 +15,7 @@ from PIL import Image
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import heif
+from synthguard.labels.carriers.tiff import pad_packet
 from tests.tools import exiftool_json, exiftool_xmp_aigc
 
 pillow_heif.register_heif_opener()
@@ -132,7 +133,8 @@ def _full(kind: bytes, version: int, flags: int, payload: bytes) -> bytes:
     return _box(kind, bytes([version]) + flags.to_bytes(3, "big") + payload)
 
 
-def _handmade(packet: bytes, coded: bytes = b"\xde\xad\xbe\xef") -> bytes:
+def _handmade(packet: bytes, coded: bytes = b"\xde\xad\xbe\xef",
+              coded_at: int | None = None) -> bytes:
     ftyp = _box(b"ftyp", b"mif1\0\0\0\0mif1heic")
     hdlr = _full(b"hdlr", 0, 0, b"\0" * 4 + b"pict" + b"\0" * 13)
     pitm = _full(b"pitm", 0, 0, b"\0\x01")
@@ -151,7 +153,8 @@ def _handmade(packet: bytes, coded: bytes = b"\xde\xad\xbe\xef") -> bytes:
         return _full(b"meta", 0, 0, hdlr + pitm + iloc(coded_at) + iinf
                      + _box(b"idat", packet))
 
-    coded_at = len(ftyp) + len(meta(0)) + 8
+    if coded_at is None:
+        coded_at = len(ftyp) + len(meta(0)) + 8
     return ftyp + meta(coded_at) + _box(b"mdat", coded)
 
 
@@ -161,7 +164,7 @@ def _item_bytes(data: bytes, item_id: int) -> bytes:
 
 
 def test_handmade_idat_packet_is_read_and_rewritten_in_place() -> None:
-    padded = heif.pad_packet(
+    padded = pad_packet(
         b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
         b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
         b'rdf:about="" xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/" TC260:AIGC="'
@@ -183,6 +186,15 @@ def test_handmade_idat_packet_too_small_moves_and_coded_data_offsets_shift() -> 
     assert [s.raw for s in heif.read(io.BytesIO(labeled))] == [SECOND.to_json()]
     assert _item_bytes(labeled, 1) == b"\xde\xad\xbe\xef"  # iloc offset moved with mdat
     assert labeled.rfind(b"mdat") > labeled.find(b"\xde\xad\xbe\xef")  # new mdat at the end
+
+
+@pytest.mark.parametrize("coded", [b"", b"\xde\xad"])
+def test_coded_data_extent_past_the_end_is_malformed_for_writing(coded: bytes) -> None:
+    # Found by fuzzing: a length-0 ("to the end") extent starting past the end.
+    data = _handmade(b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>", coded, coded_at=10**6)
+    assert heif.read(io.BytesIO(data)) == []  # the XMP item itself is sound
+    with pytest.raises(MalformedFile, match="outside the file"):
+        heif.write(io.BytesIO(data), io.BytesIO(), FIRST)
 
 
 def test_new_item_gets_infe_and_cdsc_reference() -> None:

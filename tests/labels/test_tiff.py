@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, TiffImagePlugin
 
-from synthguard.errors import MalformedFile, SynthGuardError
+from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import tiff
 from tests.tools import exiftool_json, exiftool_xmp_aigc
@@ -163,10 +163,10 @@ def _handmade(order: str, big: bool, entries: list[tuple[int, int, int, bytes]],
     head = mark + (struct.pack(order + "HHHQ", 43, 8, 0, ifd_at) if big
                    else struct.pack(order + "HI", 42, ifd_at))
     off, cnt = ("Q", "Q") if big else ("I", "H")
-    ifd = struct.pack(order + cnt, len(entries))
-    for tag, kind, count, field in entries:
-        ifd += struct.pack(order + "HH" + off, tag, kind, count) + field
-    return head + values + ifd + struct.pack(order + off, 0)
+    rows = [struct.pack(order + "HH" + off, tag, kind, count) + field
+            for tag, kind, count, field in entries]
+    return (head + values + struct.pack(order + cnt, len(entries)) + b"".join(rows)
+            + struct.pack(order + off, 0))
 
 
 @pytest.mark.parametrize("order", ["<", ">"])
@@ -252,3 +252,11 @@ def test_mutations_raise_only_synthguard_errors(labeled_multipage: bytes,
         tiff.write(io.BytesIO(bytes(mutated)), io.BytesIO(), FIRST)
     except SynthGuardError:
         pass
+
+
+def test_full_classic_ifd0_is_refused_for_writing() -> None:
+    entries = [(254, 4, 1, b"\0\0\0\0")] * 0xFFFF
+    data = _handmade("<", False, entries)
+    assert tiff.read(io.BytesIO(data)) == []
+    with pytest.raises(UnsupportedFormat, match="TIFF unsupported for writing"):
+        tiff.write(io.BytesIO(data), io.BytesIO(), FIRST)

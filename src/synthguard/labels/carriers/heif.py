@@ -284,6 +284,9 @@ def _box(kind: bytes, payload: bytes) -> bytes:
 
 def _width(original: int, values: list[int]) -> int:
     """The field width to write: the file's own, widened only when a value needs it."""
+    if any(v < 0 for v in values):  # a hostile base/offset pair moved below zero
+        raise UnsupportedFormat("HEIF unsupported for writing: an iloc offset would be "
+                                "negative after moving the boxes behind meta")
     for width in (original, 4, 8):
         if width >= original and all(v < 1 << (8 * width) for v in values):
             return width
@@ -323,6 +326,10 @@ def _shifted(loc: Location, meta: Box, delta: int, file_size: int, base_w: int) 
         return loc  # relative to idat or to another item, or in another file: unmoved
     spans = [(loc.base + offset, length or file_size - loc.base - offset)
              for _, offset, length in loc.extents]
+    for at, length in spans:
+        if at > file_size or length < 0 or length > file_size - at:
+            raise MalformedFile(f"HEIF item {loc.item_id}: extent of {length} bytes at {at} "
+                                "lies outside the file")
     moves = [at >= meta.end for at, _ in spans]
     if any(not m and at + length > meta.at for m, (at, length) in zip(moves, spans, strict=True)):
         raise UnsupportedFormat(f"HEIF unsupported for writing: item {loc.item_id} has data "

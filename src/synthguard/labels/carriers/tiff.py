@@ -15,6 +15,7 @@ BigTIFF (version 43, 8-byte offsets).
 
 from __future__ import annotations
 
+import secrets
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,10 +44,10 @@ UNICODE_PREFIX = b"UNICODE\x00"
 OTHER_PREFIXES = (b"\x00" * 8, b"JIS\x00\x00\x00\x00\x00")
 
 MAX_FILE_BYTES = 1 << 30
-MAX_IFDS = 1024
+MAX_IFDS = 65_536  # pages: microscopy and scanner stacks run to thousands
 # One budget for all entries parsed in a file: IFDs may overlap, so a per-IFD limit
-# alone would still let a small hostile file cost millions of entry parses.
-MAX_ENTRIES_TOTAL = 200_000
+# alone would still let a small hostile file cost billions of entry parses.
+MAX_ENTRIES_TOTAL = 1_000_000
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
                13: 4, 16: 8, 17: 8, 18: 8}
 
@@ -235,15 +236,13 @@ def xmp_sites(packet: bytes, location: str, extra: tuple[Finding, ...] = ()) -> 
     return sites
 
 
-_MARK = "SynthGuardRemovedLabel7f3c1e"
-
-
 def strip_aigc(packet: bytes) -> bytes:
     """The packet without any AIGC property (for a second packet that must not remain a
     label site). `set_aigc` leaves exactly one `TC260:AIGC` element, holding our unique
     marker; cutting that element out leaves everything else as `set_aigc` kept it."""
-    out = xmp.set_aigc(packet, _MARK, padding=0)
-    mark = out.index(_MARK.encode())
+    marker = f"SynthGuardRemoved{secrets.token_hex(8)}"  # unguessable: no file can hold it
+    out = xmp.set_aigc(packet, marker, padding=0)
+    mark = out.index(marker.encode())
     start = out.rindex(b"<", 0, mark)
     end = out.index(b">", mark) + 1
     return out[:start] + out[end:]
@@ -361,6 +360,9 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
         rows = [(e.tag, data[e.at:e.at + view.entry_size]) for e in ifd0.entries]
         rows.append((XMP_TAG, new_entry))
         rows.sort(key=lambda row: row[0])  # TIFF 6: entries in ascending tag order
+        if not view.big and len(rows) > 0xFFFF:
+            raise UnsupportedFormat("TIFF unsupported for writing: IFD0 has no room for "
+                                    "another entry")
         copy = (view.pack(view.count_fmt, len(rows)) + b"".join(r for _, r in rows)
                 + view.pack(view.off, ifd0.next))
         patches[view.link_at] = view.pack(view.off, appender.add(copy))
