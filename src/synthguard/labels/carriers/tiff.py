@@ -15,7 +15,6 @@ BigTIFF (version 43, 8-byte offsets).
 
 from __future__ import annotations
 
-import secrets
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -236,29 +235,20 @@ def xmp_sites(packet: bytes, location: str, extra: tuple[Finding, ...] = ()) -> 
     return sites
 
 
-def strip_aigc(packet: bytes) -> bytes:
-    """The packet without any AIGC property (for a second packet that must not remain a
-    label site). `set_aigc` leaves exactly one `TC260:AIGC` element, holding our unique
-    marker; cutting that element out leaves everything else as `set_aigc` kept it."""
-    marker = f"SynthGuardRemoved{secrets.token_hex(8)}"  # unguessable: no file can hold it
-    out = xmp.set_aigc(packet, marker, padding=0)
-    mark = out.index(marker.encode())
-    start = out.rindex(b"<", 0, mark)
-    end = out.index(b">", mark) + 1
-    return out[:start] + out[end:]
+# The packet helpers live in `xmp`; these names stay because carriers import them here.
+strip_aigc = xmp.remove_aigc
 
 
 def pad_packet(packet: bytes, extra: int) -> bytes:
-    """`packet` with `extra` spaces before its xpacket trailer, where XMP padding belongs
-    (whitespace after the root element elsewhere)."""
-    trailer = packet.rfind(b"<?xpacket end")
-    pad = b" " * extra
-    return packet + pad if trailer < 0 else packet[:trailer] + pad + packet[trailer:]
+    """`packet` with `extra` bytes more padding before its xpacket trailer."""
+    padded = xmp.pad_packet(packet, len(packet) + extra)
+    assert padded is not None  # a size above the packet's own always fits
+    return padded
 
 
 def fit_packet(packet: bytes, size: int) -> bytes | None:
     """`packet` padded to exactly `size` bytes, or None if it does not fit."""
-    return pad_packet(packet, size - len(packet)) if len(packet) <= size else None
+    return xmp.pad_packet(packet, size)
 
 
 def write_spliced(dst: BinaryIO, data: bytes, edits: dict[int, tuple[int, bytes]],
