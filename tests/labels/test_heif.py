@@ -134,20 +134,23 @@ def _full(kind: bytes, version: int, flags: int, payload: bytes) -> bytes:
 
 
 def _handmade(packet: bytes, coded: bytes = b"\xde\xad\xbe\xef",
-              coded_at: int | None = None) -> bytes:
+              coded_at: int | None = None, twin: bool = False) -> bytes:
+    """ftyp, meta (coded item 1 in mdat; XMP item 2 in idat; with `twin`, XMP item 3
+    pointing at the same idat bytes), mdat."""
     ftyp = _box(b"ftyp", b"mif1\0\0\0\0mif1heic")
     hdlr = _full(b"hdlr", 0, 0, b"\0" * 4 + b"pict" + b"\0" * 13)
     pitm = _full(b"pitm", 0, 0, b"\0\x01")
-    iinf = _full(b"iinf", 0, 0, b"\0\x02"
+    xmp_ids = [2, 3] if twin else [2]
+    iinf = _full(b"iinf", 0, 0, bytes([0, 1 + len(xmp_ids)])
                  + _full(b"infe", 2, 0, b"\0\x01\0\0hvc1\0")
-                 + _full(b"infe", 2, 1, b"\0\x02\0\0mime\0application/rdf+xml\0"))
+                 + b"".join(_full(b"infe", 2, 1, bytes([0, i]) + b"\0\0mime\0"
+                                  b"application/rdf+xml\0") for i in xmp_ids))
 
     def iloc(coded_at: int) -> bytes:
-        items = (b"\0\x01" + b"\0\0" + b"\0\0" + b"\0\x01" + struct.pack(">II", coded_at,
-                                                                       len(coded))
-                 + b"\0\x02" + b"\0\x01" + b"\0\0" + b"\0\x01" + struct.pack(">II", 0,
-                                                                           len(packet)))
-        return _full(b"iloc", 1, 0, b"\x44\x00\0\x02" + items)
+        items = b"\0\x01\0\0\0\0\0\x01" + struct.pack(">II", coded_at, len(coded))
+        items += b"".join(bytes([0, i]) + b"\0\x01\0\0\0\x01" + struct.pack(">II", 0, len(packet))
+                          for i in xmp_ids)
+        return _full(b"iloc", 1, 0, b"\x44\x00" + bytes([0, 1 + len(xmp_ids)]) + items)
 
     def meta(coded_at: int) -> bytes:
         return _full(b"meta", 0, 0, hdlr + pitm + iloc(coded_at) + iinf
@@ -163,13 +166,16 @@ def _item_bytes(data: bytes, item_id: int) -> bytes:
     return parsed.item_data(next(i for i in parsed.items if i.id == item_id))
 
 
+def _label_packet(label: AIGCLabel) -> bytes:
+    """An XMP packet with the label in attribute form, as some writers put it."""
+    return (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+            b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+            b'rdf:about="" xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/" TC260:AIGC="'
+            + label.to_json().replace('"', "&quot;").encode() + b'"/></rdf:RDF></x:xmpmeta>')
+
+
 def test_handmade_idat_packet_is_read_and_rewritten_in_place() -> None:
-    padded = pad_packet(
-        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
-        b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
-        b'rdf:about="" xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/" TC260:AIGC="'
-        + FIRST.to_json().replace('"', "&quot;").encode() + b'"/></rdf:RDF></x:xmpmeta>', 900)
-    data = _handmade(padded)
+    data = _handmade(pad_packet(_label_packet(FIRST), 900))
     sites = heif.read(io.BytesIO(data))
     assert [(s.raw, [f.code for f in s.findings]) for s in sites] == \
         [(FIRST.to_json(), ["xmp-attribute-form"])]
@@ -195,6 +201,28 @@ def test_coded_data_extent_past_the_end_is_malformed_for_writing(coded: bytes) -
     assert heif.read(io.BytesIO(data)) == []  # the XMP item itself is sound
     with pytest.raises(MalformedFile, match="outside the file"):
         heif.write(io.BytesIO(data), io.BytesIO(), FIRST)
+
+
+LONG = AIGCLabel.create(producer=PRODUCER, produce_id="long-0003", reserved_code1="r" * 2000)
+
+
+def test_relabel_that_does_not_fit_moves_and_blanks_the_old_packet() -> None:
+    once = _label(CASES["heic"](), FIRST)
+    moved = _label(once, LONG)
+    assert len(moved) > len(once)
+    assert [s.raw for s in heif.read(io.BytesIO(moved))] == [LONG.to_json()]
+    assert b"first-0001" not in moved
+    assert _decoded(moved) == _decoded(once)
+
+
+@pytest.mark.parametrize("label", [FIRST, LONG])
+def test_items_sharing_one_packet_leave_one_site(label: AIGCLabel) -> None:
+    packet = pad_packet(_label_packet(SECOND), 1500)
+    data = _handmade(packet, twin=True)
+    assert len(heif.read(io.BytesIO(data))) == 2
+    labeled = _label(data, label)
+    assert [s.raw for s in heif.read(io.BytesIO(labeled))] == [label.to_json()]
+    assert _item_bytes(labeled, 1) == b"\xde\xad\xbe\xef"
 
 
 def test_new_item_gets_infe_and_cdsc_reference() -> None:

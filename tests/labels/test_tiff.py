@@ -260,3 +260,31 @@ def test_full_classic_ifd0_is_refused_for_writing() -> None:
     assert tiff.read(io.BytesIO(data)) == []
     with pytest.raises(UnsupportedFormat, match="TIFF unsupported for writing"):
         tiff.write(io.BytesIO(data), io.BytesIO(), FIRST)
+
+
+LONG = AIGCLabel.create(producer=PRODUCER, produce_id="long-0003", reserved_code1="r" * 3000)
+
+
+def test_relabel_that_does_not_fit_moves_and_blanks_the_old_packet() -> None:
+    once = _label(CASES["gray"](), FIRST)
+    moved = _label(once, LONG)
+    assert len(moved) > len(once)
+    assert [s.raw for s in tiff.read(io.BytesIO(moved))] == [LONG.to_json()]
+    assert b"first-0001" not in moved
+    assert _pages(moved) == _pages(once)
+
+
+def test_page_sharing_ifd0s_packet_keeps_the_new_label() -> None:
+    packet = _label_xmp(FIRST.to_json())
+    field = struct.pack("<I", 8)
+    one = _handmade("<", False, [(700, 1, len(packet), field)], packet)
+    ifd1_at = len(one)
+    data = bytearray(one + struct.pack("<H", 1) + struct.pack("<HHI", 700, 1, len(packet))
+                     + field + struct.pack("<I", 0))
+    data[ifd1_at - 4:ifd1_at] = struct.pack("<I", ifd1_at)  # IFD0's next link -> IFD1
+    assert len(tiff.read(io.BytesIO(bytes(data)))) == 2
+    for label in (FIRST, SECOND):  # same-size value, then one that must move
+        labeled = _label(bytes(data), label)
+        assert [s.raw for s in tiff.read(io.BytesIO(labeled))] == [label.to_json()]
+        pages = list(tiff.TiffView(labeled).chain())
+        assert pages[1].find(700) is not None  # the page keeps its (label-free) packet

@@ -393,15 +393,28 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     meta_raw = bytearray(data[meta.at:meta.end])
     edits: dict[int, tuple[int, bytes]] = {}
     relocated: dict[int, bytes] = {}
-    for item, new in stores:
-        spans = heif.extents(item)
-        fitted = fit_packet(new, spans[0][1]) if len(spans) == 1 else None
-        if fitted is None:
-            relocated[item.id] = pad_packet(new, XMP_PADDING)
-        elif meta.at <= spans[0][0] and spans[0][0] + len(fitted) <= meta.end:  # in idat
-            meta_raw[spans[0][0] - meta.at:spans[0][0] - meta.at + len(fitted)] = fitted
+
+    def patch(at: int, blob: bytes) -> None:
+        if meta.at <= at and at + len(blob) <= meta.end:  # in idat
+            meta_raw[at - meta.at:at - meta.at + len(blob)] = blob
         else:
-            edits[spans[0][0]] = (len(fitted), fitted)
+            edits[at] = (len(blob), blob)
+
+    # An item sharing the first item's bytes must not see the new label: the packet then
+    # moves, and that item's stripped packet replaces the blanking patch (last one wins).
+    starts = [heif.extents(item)[0][0] for item in xmps if heif.extents(item)]
+    move_first = len(starts) != len(set(starts))
+    for n, (item, new) in enumerate(stores):
+        spans = heif.extents(item)
+        fits = len(spans) == 1 and not (n == 0 and move_first)
+        fitted = fit_packet(new, spans[0][1]) if fits else None
+        if fitted is not None:
+            patch(spans[0][0], fitted)
+            continue
+        relocated[item.id] = pad_packet(new, XMP_PADDING)
+        if b"AIGC" in heif.item_data(item):  # leave no copy of the old label behind
+            for at, length in spans:
+                patch(at, b" " * length)
     added: dict[bytes, bytes] = {}
     if not xmps:
         new_id = heif.max_id() + 1

@@ -318,14 +318,16 @@ def _entry_bytes(view: TiffView, tag: int, kind: int, count: int, at: int) -> by
 
 
 def _place(view: TiffView, appender: _Appender, patches: dict[int, bytes],
-           entry: IfdEntry, packet: bytes) -> None:
+           entry: IfdEntry, packet: bytes, *, move: bool = False) -> None:
     """Store `packet` as the value of tag-700 `entry`: over the old value when it fits
     (count unchanged), else appended with the entry's count and offset rewritten."""
     in_place = entry.type in XMP_TYPES and entry.size > view.inline
-    fitted = fit_packet(packet, len(view.value(entry))) if in_place else None
+    fitted = fit_packet(packet, len(view.value(entry))) if in_place and not move else None
     if fitted is not None:
         patches[entry.value_at] = fitted
         return
+    if in_place and b"AIGC" in view.value(entry):  # leave no copy of the old label behind
+        patches[entry.value_at] = b" " * entry.size
     packet = pad_packet(packet, XMP_PADDING)
     kind = entry.type if entry.type in (1, 7) else XMP_TYPE
     patches[entry.at] = _entry_bytes(view, entry.tag, kind, len(packet), appender.add(packet))
@@ -342,8 +344,12 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     entry = ifd0.find(XMP_TAG)
     old = view.value(entry) if entry is not None and entry.type in XMP_TYPES else None
     packet = xmp.set_aigc(old, label.to_json(), padding=0)
+    others = [e for ifd in ifds[1:]
+              if (e := ifd.find(XMP_TAG)) is not None and e.type in XMP_TYPES]
     if entry is not None:
-        _place(view, appender, patches, entry, packet)
+        # A page sharing IFD0's packet must not see the new label: move it out of there.
+        shared = any(o.value_at == entry.value_at for o in others)
+        _place(view, appender, patches, entry, packet, move=shared)
     else:
         packet = pad_packet(packet, XMP_PADDING)
         new_entry = _entry_bytes(view, XMP_TAG, XMP_TYPE, len(packet), appender.add(packet))
@@ -356,9 +362,10 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
         copy = (view.pack(view.count_fmt, len(rows)) + b"".join(r for _, r in rows)
                 + view.pack(view.off, ifd0.next))
         patches[view.link_at] = view.pack(view.off, appender.add(copy))
-    for ifd in ifds[1:]:
-        other = ifd.find(XMP_TAG)
-        if other is not None and other.type in XMP_TYPES and xmp_sites(view.value(other), ""):
+    # A later page's stripped packet, at the same offset as a packet moved away from IFD0,
+    # replaces the blanking patch there: the dict keeps the last write per offset.
+    for other in others:
+        if xmp_sites(view.value(other), ""):
             _place(view, appender, patches, other, strip_aigc(view.value(other)))
     for comment in find_user_comment(view, ifd0):
         patches[comment.value_at] = neutral_comment(comment.size)
