@@ -288,6 +288,15 @@ def test_bad_crc_on_a_renumbered_page_is_malformed(tmp_path: Path) -> None:
         label(bytes(data))
 
 
+def test_sequence_numbers_wrap_at_32_bits() -> None:
+    ident = b"OpusHead" + bytes(11)
+    tags = b"OpusTags" + struct.pack("<II", 0, 0)
+    stream = b"".join(ogg.paginate(3, 0xFFFFFFFF, [ident, tags, b"audio"], eos=True))
+    assert [p.sequence for p in pages(stream)] == [0xFFFFFFFF, 0]
+    labeled = label(b"".join(ogg.paginate(3, 0xFFFFFFFF, [ident, tags], eos=True)))
+    assert [p.sequence for p in pages(labeled)] == [0xFFFFFFFF, 0] and crc_ok(labeled)
+
+
 def test_stray_page_and_unknown_codec() -> None:
     other = b"".join(ogg.paginate(5, 0, [b"\x80theora" + bytes(40), b"x"], eos=True))
     assert ogg.read(io.BytesIO(other)) == []

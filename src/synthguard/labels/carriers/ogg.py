@@ -197,7 +197,7 @@ def _write_link(src: BinaryIO, dst: BinaryIO, first: Page, pages: Iterator[Page]
         if shift:
             if ogg_crc(data[:22] + b"\0\0\0\0" + data[26:]) != page.crc:
                 raise MalformedFile(f"Ogg page at offset {page.offset} has a bad CRC")
-            data = _with_seq(data, (page.seq + shift) & 0xFFFFFFFF)
+            data = _with_seq(data, page.seq + shift)  # wraps, as sequence numbers do
         dst.write(data)
         ended = bool(page.flags & EOS)
     return None
@@ -250,7 +250,7 @@ def _build_page(flags: int, granule: int, serial: int, seq: int, lacing: bytes,
 
 def _with_seq(page: bytes, seq: int) -> bytes:
     """The page with a new sequence number and its CRC recomputed."""
-    blank = page[:18] + struct.pack("<I", seq) + b"\0\0\0\0" + page[26:]
+    blank = page[:18] + struct.pack("<I", seq & 0xFFFFFFFF) + b"\0\0\0\0" + page[26:]
     return blank[:22] + struct.pack("<I", ogg_crc(blank)) + blank[26:]
 
 
