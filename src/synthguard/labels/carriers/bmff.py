@@ -5,9 +5,10 @@ small boxes a label writer edits (`moov`, `moof`, `mfra`, file-level `meta`) are
 into a `Box` tree, under a size limit, a depth limit and a box-count limit. Every size a
 box declares is checked against its parent and the file before it is believed.
 
-When a rewritten box changes size, every box after it moves; `OffsetMap` carries the
-move to the absolute file offsets the format stores (`stco`/`co64` chunk offsets, `saio`
-in sample tables, `tfhd` base data offsets in fragments, `tfra` fragment offsets).
+`layout` places rewritten boxes, into the room of `free` boxes after them where they fit.
+When a box still changes size, every box after it moves; `OffsetMap` carries the move to
+the absolute file offsets the format stores (`stco`/`co64` chunk offsets, `saio` in
+sample tables, `tfhd` base data offsets in fragments, `tfra` fragment offsets).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile, UnsupportedFormat
 
 MAX_DEPTH = 16
-MAX_BOXES = 200_000  # per parsed tree and at the top level: far above real files
+MAX_BOXES = 200_000  # in one parsed moov, moof ...: far above real files
+MAX_TOP_LEVEL_BOXES = 1_000_000  # a fragment a frame, for hours, stays below this
 COPY_CHUNK = 1 << 20
 U32_MAX = 0xFFFFFFFF
 FREE_TYPES = (b"free", b"skip")
@@ -35,7 +37,7 @@ def fourcc(kind: bytes) -> str:
     return kind.decode("latin-1").encode("unicode_escape").decode("ascii")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TopBox:
     """A top-level box, known by its header only."""
 
@@ -59,8 +61,8 @@ def walk_top(f: BinaryIO, size: int) -> list[TopBox]:
     boxes: list[TopBox] = []
     offset = 0
     while offset < size:
-        if len(boxes) >= MAX_BOXES:
-            raise MalformedFile(f"more than {MAX_BOXES} top-level boxes")
+        if len(boxes) >= MAX_TOP_LEVEL_BOXES:
+            raise MalformedFile(f"more than {MAX_TOP_LEVEL_BOXES} top-level boxes")
         f.seek(offset)
         head = f.read(16)
         if len(head) < 8:
@@ -123,7 +125,7 @@ def write_free(dst: BinaryIO, size: int) -> None:
 # --- box trees -----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Box:
     """A parsed box. A container keeps its children; `data` is then only the bytes before
     them (the version and flags of a full-box `meta`)."""
@@ -386,12 +388,17 @@ def layout(boxes: list[TopBox], sizes: dict[int, int]) -> Layout:
 def check_segment_indexes(boxes: list[TopBox], rewritten: set[int], offsets: OffsetMap) -> None:
     """A segment index (`sidx`) counts bytes from its own end, so it stays right only if
     nothing after it changes size or moves differently from it."""
+    # uniform[k]: the delta shared by every copied box from the k-th on (None: they differ)
+    uniform: list[int | None] = [None] * len(offsets.spans)
+    for k in range(len(offsets.spans) - 1, -1, -1):
+        delta = offsets.spans[k][2]
+        after = uniform[k + 1] if k + 1 < len(uniform) else delta
+        uniform[k] = delta if after == delta else None
+    last_rewritten = max(rewritten, default=-1)
     for i, box in enumerate(boxes):
-        if box.type != b"sidx":
-            continue
-        delta = offsets.span(box.offset, "segment index")[2]
-        if any(k > i for k in rewritten) or any(
-                start > box.offset and d != delta for start, _, d in offsets.spans):
+        if box.type == b"sidx" and (
+                i < last_rewritten
+                or uniform[bisect_right(offsets.starts, box.offset) - 1] is None):
             raise UnsupportedFormat("fragmented MP4 unsupported for writing: a sidx segment "
                                     "index precedes a box that changes size")
 
