@@ -10,14 +10,16 @@ import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-with atheris.instrument_imports(include=["synthguard"]):
-    from fuzz import HERE, load
-    from synthguard.errors import SynthGuardError
+from fuzz import HERE, load
 
 
 def main() -> None:
     name, seconds = sys.argv[1], int(sys.argv[2])
-    module = load(name)
+    # Import the target (and through it the carrier) inside the instrumentation block,
+    # or atheris fuzzes blind with no coverage feedback.
+    with atheris.instrument_imports(include=["synthguard", "fuzz"]):
+        module = load(name)
+        from synthguard.errors import SynthGuardError
 
     def one_input(data: bytes) -> None:
         try:
