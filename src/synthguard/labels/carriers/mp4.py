@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from synthguard.errors import MalformedFile, UnsupportedFormat
+from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel, Finding
 from synthguard.labels.carriers import bmff
 from synthguard.labels.carriers.base import Site
 from synthguard.labels.carriers.bmff import Box, TopBox, fourcc, u32
-from synthguard.labels.carriers.tiff import fit_packet, strip_aigc, xmp_sites
+from synthguard.labels.carriers.tiff import xmp_sites
 
 NAME = "mp4"
 EXTENSIONS = (".mp4", ".m4v", ".m4a", ".mov", ".3gp", ".m4b")
@@ -273,9 +274,9 @@ def _strip_xmp(box: Box, skip: int) -> bool:
     packet = box.data[skip:]
     if not xmp_sites(packet, ""):
         return False
-    stripped = strip_aigc(packet)
+    stripped = xmp.remove_aigc(packet)
     # Padding the packet back to its old length keeps the box, and the file, in place.
-    box.data = box.data[:skip] + (fit_packet(stripped, len(packet)) or stripped)
+    box.data = box.data[:skip] + (xmp.pad_packet(stripped, len(packet)) or stripped)
     return True
 
 
