@@ -143,3 +143,15 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "compliant" in proc.stdout and "noncompliant" in proc.stdout
     assert len(list((tmp_path / "demo" / "labeled").iterdir())) == 5
+
+
+def test_plain_text_has_no_carrier(tmp_path: Path) -> None:
+    txt = tmp_path / "answer.txt"
+    txt.write_text("本内容由人工智能生成\n\n你好", encoding="utf-8")
+    proc = sg("inspect", txt, "--json")
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "not_found" and report["format"] == "text"
+    assert any(f["code"] == "no-metadata-carrier" for f in report["findings"])
+    proc = sg("label", txt, "--producer", PRODUCER, "--produce-id", "x", "-o", tmp_path / "o.txt")
+    assert proc.returncode == 1
+    assert "only an explicit label" in one_line_error(proc)

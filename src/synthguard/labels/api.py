@@ -120,7 +120,11 @@ def inspect(path: StrPath) -> Report:
         except (MalformedFile, UnsupportedFormat) as exc:
             return Report(str(p), carrier.NAME, "inconclusive",
                           findings=[Finding(exc.code, "error", str(exc))])
-    return judge(str(p), carrier.NAME, sites)
+    report = judge(str(p), carrier.NAME, sites)
+    note = getattr(carrier, "NO_CARRIER", None)
+    if note and not sites:
+        report.findings.append(Finding("no-metadata-carrier", "info", note))
+    return report
 
 
 def label(
@@ -185,7 +189,8 @@ def _writable_carrier(path: Path) -> Carrier:
     if carrier is None:
         raise UnsupportedFormat(f"{path}: unrecognised file format")
     if not carrier.WRITABLE:
-        raise UnsupportedFormat(f"{path}: {carrier.NAME} files are unsupported for writing")
+        reason = getattr(carrier, "NO_CARRIER", "unsupported for writing")
+        raise UnsupportedFormat(f"{path}: {carrier.NAME}: {reason}")
     return carrier
 
 

@@ -19,6 +19,9 @@ from synthguard.labels.carriers.base import SNIFF_BYTES, Site
 NAME = "text"
 EXTENSIONS = (".txt",)
 WRITABLE = False
+# Said by `inspect` for a text file, and by `label` when asked to write one.
+NO_CARRIER = ("plain text has no metadata carrier; only an explicit label can apply "
+              "(GB 45438 §5.1)")
 
 # C0 controls that do occur in text files; any other (NUL above all) means binary.
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f")
@@ -55,5 +58,4 @@ def read(src: BinaryIO) -> list[Site]:
 
 
 def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
-    raise UnsupportedFormat("plain text has no metadata carrier; only an explicit label can "
-                            "apply (GB 45438 §5.1)")
+    raise UnsupportedFormat(NO_CARRIER)
