@@ -1,5 +1,6 @@
 """Fuzz target for the Matroska/WebM carrier: any input either reads and relabels, or is
-refused with a SynthGuardError; every other exception is a bug.
+refused with a SynthGuardError; every other exception, and a written file that does not
+read back with exactly one label, is a bug.
 
 `element` and `tiny_file` build EBML by hand; the tests reuse them for layouts no
 encoder writes (nested tags, chained Segments, hostile sizes).
@@ -25,10 +26,14 @@ def target(data: bytes) -> None:
         matroska.read(io.BytesIO(data))
     except SynthGuardError:
         return
+    out = io.BytesIO()
     try:
-        matroska.write(io.BytesIO(data), io.BytesIO(), LABEL)
+        matroska.write(io.BytesIO(data), out, LABEL)
     except SynthGuardError:
-        pass
+        return
+    # whatever the input held, a written file reads back with exactly our label
+    out.seek(0)
+    assert [s.raw for s in matroska.read(out)] == [LABEL.to_json()]
 
 
 def element(ident: int, content: bytes, *, size_width: int | None = None) -> bytes:

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz.fuzz_matroska import element, encoded_file, simple_tag, tag, tiny_file
+from fuzz.fuzz_matroska import ebml_header, element, encoded_file, simple_tag, tag, tiny_file
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import matroska
@@ -325,18 +325,41 @@ def test_an_old_seekhead_entry_for_tags_is_dropped(
     assert ffprobe(tmp_path / "out.mkv")["format"]["tags"]["AIGC"] == LABEL.to_json()
 
 
-def test_no_room_to_index_moved_tags_is_unsupported(samples: dict[str, Path]) -> None:
+def test_a_full_seekhead_gets_a_second_one_before_the_clusters(
+        samples: dict[str, Path], tmp_path: Path) -> None:
+    """No Tags entry and no Void after the SeekHead: the moved Tags is indexed by a second
+    SeekHead in the Void left where the old Tags was."""
     data = bytearray(samples["h264-flac.mkv"].read_bytes())
     _, level1 = segment_children(bytes(data))
     head = next(c for c in level1 if c[0] == SEEKHEAD)
     for ident, start, _, end in walk(bytes(data), head[2], head[3]):
         if ident == 0x4DBB and b"\x12\x54\xc3\x67" in data[start:end]:
-            data[start:start + 3] = b"\xec\x80" + bytes(1)  # the Tags entry becomes a Void
-            data[start + 1] = 0x80 | (end - start - 2)
+            data[start:end] = b"\xec" + bytes([0x80 | (end - start - 2)]) + bytes(end - start - 2)
+    crc_at = head[2] + 2  # ffmpeg puts a CRC-32 first in each master: keep it valid
+    data[crc_at:crc_at + 4] = zlib.crc32(data[crc_at + 4:head[3]]).to_bytes(4, "little")
     void = next(c for c in level1 if c[0] == VOID)
     data[void[1]] = 0xC1  # the Void after the SeekHead becomes an unknown element
+    src = tmp_path / "full.mkv"
+    src.write_bytes(bytes(data))
+    out = label_file(src, tmp_path / "out.mkv", LABEL2)
+    level1_ids = [c[0] for c in segment_children(out.read_bytes())[1]]
+    assert level1_ids.count(SEEKHEAD) == 2
+    assert level1_ids.index(SEEKHEAD, 1) < level1_ids.index(CLUSTER) < level1_ids.index(TAGS)
+    check_index(out.read_bytes())
+    assert ffprobe(out)["format"]["tags"]["AIGC"] == LABEL2.to_json()
+    assert packets(out) == packets(samples["h264-flac.mkv"])
+
+
+def test_no_room_to_index_tags_after_the_clusters_is_unsupported() -> None:
+    info = element(0x1549A966, element(0x2AD7B1, b"\x0f\x42\x40"))
+    seek = element(0x4DBB, element(0x53AB, b"\x15\x49\xa9\x66") + element(0x53AC, b"\x00"))
+    body = element(SEEKHEAD, seek) + info
+    cluster = element(CLUSTER, element(0xE7, b"\x00") + element(0xA3, b"\x81\x00\x00\x80"))
+    tags = element(TAGS, tag(simple_tag("TITLE", "t")))
+    data = ebml_header() + element(SEGMENT, body + cluster + tags + element(CUES, b""))
+    assert [s.raw for s in read_bytes(data)] == []
     with pytest.raises(UnsupportedFormat, match="no room in the SeekHead"):
-        matroska.write(io.BytesIO(bytes(data)), io.BytesIO(), LABEL2)
+        write_bytes(data)
 
 
 # --- layouts built by hand ---------------------------------------------------------------

@@ -301,8 +301,8 @@ def _simple_tag_sites(r: _Reader, simple: Element, depth: int) -> list[Site]:
     value = values.get(TAG_STRING)
     if value is None:
         value = values.get(TAG_BINARY, b"")
-        findings.append(Finding("tag-binary", "warning", "no TagString; value read from "
-                                "TagBinary" if TAG_BINARY in values else "no TagString"))
+        source = "read from TagBinary" if TAG_BINARY in values else "and no TagBinary"
+        findings.append(Finding("tag-binary", "warning", f"no TagString; value {source}"))
     try:
         raw = value.rstrip(b"\x00").decode("utf-8")
     except UnicodeDecodeError:
@@ -329,26 +329,28 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     original_size = sum(s.length for s in slots)
     tags_slots = [s for s in slots if s.id == TAGS]
     for extra in tags_slots[1:]:  # a second Tags keeps its other tags but loses any AIGC
-        content, crc, changed = _tags_content(r, extra)
+        parts, crc, changed = _tags_content(r, extra)
         if changed:
-            fitted = _fit(TAGS, content, extra.length, crc) if _has_tag(content) else None
+            has_tag = any(p.startswith(_id_bytes(TAG)) for p in parts)
+            fitted = _fit(TAGS, b"".join(parts), extra.length, crc) if has_tag else None
             if fitted is None:
                 extra.id, fitted = VOID, (_void(extra.length), b"")
             extra.data = b"".join(fitted)
     new_tag = _master(TAG, _master(TARGETS, b"") + _master(SIMPLE_TAG, _master(
         TAG_NAME, b"AIGC") + _master(TAG_STRING, label.to_json().encode("ascii"))))
-    content, crc = b"", False
+    parts, crc = [], False
     if tags_slots:
-        content, crc, _ = _tags_content(r, tags_slots[0])
-    tags = _place_tags(slots, tags_slots[0] if tags_slots else None, content + new_tag, crc)
-    before_clusters = all(s.id != CLUSTER for s in slots[:slots.index(tags)])
+        parts, crc, _ = _tags_content(r, tags_slots[0])
+    tags = _place_tags(slots, tags_slots[0] if tags_slots else None,
+                       b"".join([*parts, new_tag]), crc)
+    before_clusters = slots.index(tags) < _first_cluster(slots)
     _index_tags(r, segment, tags, before_clusters=before_clusters)
     new_size = sum(s.length for s in slots)
     _check_positions(segment, original_size, new_size)
     _emit(r, segment, new_size, dst)
 
 
-def _tags_content(r: _Reader, slot: Slot) -> tuple[bytes, bool, bool]:
+def _tags_content(r: _Reader, slot: Slot) -> tuple[list[bytes], bool, bool]:
     """The Tags' children without any AIGC SimpleTag, whether it carried a CRC-32, and
     whether anything was removed."""
     if slot.length > MAX_METADATA_BYTES:
@@ -357,20 +359,8 @@ def _tags_content(r: _Reader, slot: Slot) -> tuple[bytes, bool, bool]:
     kids = list(r.children(r.header(slot.start, slot.end)))
     raw = [r.at(k.start, k.length) for k in kids if k.id != CRC32]
     kept = [_without_aigc(r, k, 0) for k in kids if k.id != CRC32]
-    content = b"".join(p for p in kept if p is not None)
-    return content, any(k.id == CRC32 for k in kids), kept != raw
-
-
-def _has_tag(content: bytes) -> bool:
-    """Whether Tags content (our own well-formed rebuild) still holds a Tag."""
-    pos = 0
-    while pos < len(content):
-        ident, id_len = _vint(content, pos, "rebuilt Tags", keep_marker=True)
-        if ident == TAG:
-            return True
-        size, size_len = _vint(content, pos + id_len, "rebuilt Tags")
-        pos += id_len + size_len + size
-    return False
+    parts = [p for p in kept if p is not None]
+    return parts, any(k.id == CRC32 for k in kids), kept != raw
 
 
 def _without_aigc(r: _Reader, el: Element, depth: int) -> bytes | None:
@@ -408,9 +398,7 @@ def _place_tags(slots: list[Slot], old: Slot | None, content: bytes, crc: bool) 
             if placed is not None:
                 return placed
     else:
-        for i, slot in enumerate(slots):
-            if slot.id == CLUSTER:
-                break
+        for i, slot in enumerate(slots[:_first_cluster(slots)]):
             if slot.id == VOID:
                 # padding first, so a SeekHead just before can still grow into it
                 placed = _rewrite(slots, i, _void_run_end(slots, i), TAGS, content, crc,
@@ -483,8 +471,18 @@ def _index_tags(r: _Reader, segment: Segment, tags: Slot, *, before_clusters: bo
                                     crc, pad_first=False):
             raise UnsupportedFormat("Matroska SeekHead could not be rewritten in place")
     if heads and not indexed and not before_clusters:
-        raise UnsupportedFormat("Matroska unsupported for writing: no room in the SeekHead "
-                                "to index the Tags moved to the end of the Segment")
+        # Matroska allows a second SeekHead; one in a Void before the Clusters is found
+        # by the same linear read that finds the first
+        voids = [i for i, s in enumerate(segment.slots[:_first_cluster(segment.slots)])
+                 if s.id == VOID] if len(heads) < 2 else []
+        if not any(_rewrite(segment.slots, i, _void_run_end(segment.slots, i), SEEKHEAD,
+                            entry, False, pad_first=True) for i in voids):
+            raise UnsupportedFormat("Matroska unsupported for writing: no room in the "
+                                    "SeekHead to index the Tags moved to the end")
+
+
+def _first_cluster(slots: list[Slot]) -> int:
+    return next((i for i, s in enumerate(slots) if s.id == CLUSTER), len(slots))
 
 
 def _seek_entry(r: _Reader, seek: Element) -> tuple[int, int]:
