@@ -7,7 +7,10 @@ import sys
 
 from bench._common import machine
 
-BENCHES = {"image_labels": "Implicit labels on 1 MP images vs exiftool"}
+BENCHES = {
+    "image_labels": "Implicit labels on 1 MP images vs exiftool",
+    "mp4_large": "Labeling a large MP4 (moov at the end) vs ffmpeg and exiftool",
+}
 
 
 def main() -> int:
