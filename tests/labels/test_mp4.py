@@ -287,7 +287,8 @@ def test_update_in_place_uses_free_room_after_moov_and_refuses_to_move_media(
     with path.open("r+b") as f:
         assert not mp4.update_in_place(f, FIRST)  # no room: nothing was written
     assert path.read_bytes() == original
-    path.write_bytes(_label(original, SECOND))
+    long = AIGCLabel.create(producer=PRODUCER, produce_id="long-0003", reserved_code1="A" * 300)
+    path.write_bytes(_label(original, long))
     mdat = next(b for b in _top(path.read_bytes()) if b.type == b"mdat")
     for label in (FIRST, SECOND):  # shrinks (a free box pads), then grows into the pad
         with path.open("r+b") as f:
@@ -296,6 +297,7 @@ def test_update_in_place_uses_free_room_after_moov_and_refuses_to_move_media(
         assert _sites(data) == [("mp4:mdta", label.to_json())]
         assert next(b for b in _top(data) if b.type == b"mdat") == mdat
         assert _packets(data) == _packets(original)
+        assert b"long-0003" not in data  # the room the moov left holds no stale label
     assert _decoded(path.read_bytes()) == _decoded(original)
 
 

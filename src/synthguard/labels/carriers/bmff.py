@@ -112,14 +112,17 @@ def free_header(size: int) -> bytes:
     return struct.pack(">I4s", size, b"free")
 
 
+def write_zeros(dst: BinaryIO, size: int) -> None:
+    while size > 0:
+        step = min(COPY_CHUNK, size)
+        dst.write(bytes(step))
+        size -= step
+
+
 def write_free(dst: BinaryIO, size: int) -> None:
     header = free_header(size)
     dst.write(header)
-    remaining = size - len(header)
-    while remaining > 0:
-        step = min(COPY_CHUNK, remaining)
-        dst.write(bytes(step))
-        remaining -= step
+    write_zeros(dst, size - len(header))
 
 
 # --- box trees -----------------------------------------------------------------------------

@@ -427,8 +427,15 @@ def update_in_place(f: BinaryIO, label: AIGCLabel) -> bool:
         box = job.movie.boxes[i]
         f.seek(box.offset)
         f.write(job.new[i])
-        if job.layout.pad[i]:  # only the header: a free box's content does not matter
-            f.write(bmff.free_header(job.layout.pad[i]))
+        if job.layout.pad[i]:
+            header = bmff.free_header(job.layout.pad[i])
+            f.write(header)
+            # The rest of the old box becomes free space; blank it so no stale copy of
+            # the old label stays readable in the file. Free boxes it absorbed stay as
+            # they were (they were free space already).
+            stale = box.end - (box.offset + len(job.new[i]) + len(header))
+            if stale > 0:
+                bmff.write_zeros(f, stale)
     if job.layout.size < job.movie.size:
         f.truncate(job.layout.size)
     f.flush()
