@@ -31,7 +31,7 @@ EXTENSIONS = (".avi",)
 WRITABLE = True
 
 MEDIA_LISTS = frozenset({b"movi", b"rec "})
-HEAD_LIMIT = riff.REBUILD_LIMIT  # the header region is re-serialized in memory
+HEAD_LIMIT = riff.REBUILD_LIMIT  # a header region relabelled in place is held in memory
 
 
 def sniff(head: bytes) -> bool:
@@ -73,23 +73,23 @@ def _entry(label: AIGCLabel) -> bytes:
 
 
 def _rebuild(src: BinaryIO, chunks: list[riff.Chunk], entry: bytes | None,
-             fixed: bool) -> list[bytes] | None:
+             fixed: bool) -> list[bytes | riff.Chunk] | None:
     """`chunks` with labels removed and `entry` added to the first INFO list (a new one if
-    none). With `fixed`, top-level JUNK is resized so the result is exactly as long as
-    before; None when it cannot be."""
+    none); unchanged chunks stay references to copy. With `fixed`, top-level JUNK is
+    resized so the result is exactly as long as before; None when it cannot be."""
     infos = [c for c in chunks if c.is_list(riff.INFO)]
     append = {infos[0].at: entry} if entry is not None and infos else {}
-    parts: list[bytes] = []
+    parts: list[bytes | riff.Chunk] = []
     for chunk in chunks:
         if fixed and chunk.fourcc == riff.JUNK:
             continue
         new = riff.without_labels(src, chunk, append, fixed_xmp=fixed)
-        parts.append(riff.raw_chunk(src, chunk, HEAD_LIMIT) if new is None else new)
+        parts.append(chunk if new is None else new)
     if entry is not None and not infos:
         parts.append(riff.encode_list(riff.INFO, [entry]))
     if not fixed:
         return parts
-    room = sum(c.span for c in chunks) - sum(len(p) for p in parts)
+    room = sum(c.span for c in chunks) - sum(riff.part_size(p) for p in parts)
     if room == 0:
         return parts
     if room < 8:
@@ -136,8 +136,10 @@ def update_in_place(rw: BinaryIO, label: AIGCLabel) -> bool:
     if any(riff.holds_label(rw, c) for c in [*plan.frozen, *tree.forms[1:]]):
         return False
     head = _rebuild(rw, plan.head, _entry(label), fixed=True)
-    if head is None:
+    if head is None or sum(c.span for c in plan.head) > HEAD_LIMIT:
         return False
+    # Read everything kept before overwriting the region it comes from.
+    data = b"".join(p if isinstance(p, bytes) else riff.raw_chunk(rw, p) for p in head)
     rw.seek(plan.head[0].at)
-    rw.write(b"".join(head))
+    rw.write(data)
     return True
