@@ -3,9 +3,11 @@
 A Matroska file is EBML: elements of (variable-length ID, variable-length size, data).
 The Segment holds level-1 elements (SeekHead, Info, Tracks, Tags, Cues, Clusters ...).
 SeekHead and Cues store positions relative to the Segment's data start, so the writer
-never moves a byte that precedes a Cluster: like mkvpropedit it rewrites Tags in place
-(growing into neighbouring Void elements), or turns the old Tags into a Void, appends
-the new Tags at the end of the Segment and points the SeekHead at it. Clusters are
+never moves an element: like mkvpropedit it rewrites Tags in place (growing into
+neighbouring Void elements, or into a Void before the Clusters when there was no Tags),
+or else turns the old Tags into a Void, appends the new Tags at the end of the Segment
+and indexes it in the SeekHead (grown into the Void after it, or a second SeekHead in a
+Void before the Clusters, where readers meet it on their first pass). Clusters are
 copied in chunks, never decoded; only element headers and metadata are read.
 """
 
@@ -94,7 +96,7 @@ class _Reader:
     def header(self, pos: int, parent_end: int, *, allow_unknown: bool = False) -> Element:
         head = self.at(pos, min(12, parent_end - pos))
         ident, id_len = _vint(head, 0, f"element ID at offset {pos}", keep_marker=True)
-        if id_len > 4:
+        if id_len > 4:  # Matroska's EBMLMaxIDLength
             raise MalformedFile(f"element ID at offset {pos} is {id_len} bytes (limit 4)")
         size, size_len = _vint(head, id_len, f"element size at offset {pos}")
         data_start = pos + id_len + size_len
@@ -121,6 +123,17 @@ class _Reader:
     def value(self, element: Element, limit: int) -> bytes:
         return self.at(element.data_start, min(element.end - element.data_start, limit))
 
+    def copy(self, dst: BinaryIO, offset: int, length: int) -> None:
+        """Copy a byte range in blocks, so a large file is never held in memory."""
+        self.src.seek(offset)
+        while length > 0:
+            block = self.src.read(min(length, COPY_BLOCK))
+            if not block:
+                raise MalformedFile(f"file ended early while copying at offset {offset}")
+            dst.write(block)
+            length -= len(block)
+            offset += len(block)
+
 
 def _vint(buf: bytes, pos: int, what: str, *, keep_marker: bool = False) -> tuple[int, int]:
     """An EBML variable-length integer: the count of leading zero bits gives its width."""
@@ -141,8 +154,11 @@ def _vint(buf: bytes, pos: int, what: str, *, keep_marker: bool = False) -> tupl
 # --- the layout -----------------------------------------------------------------------
 
 
-def _segments(r: _Reader) -> list[Segment]:
+def _layout(src: BinaryIO) -> tuple[_Reader, list[Segment]]:
     """Top level: EBML header, then Segments (a chained file repeats the pair)."""
+    if not src.seekable():
+        raise UnsupportedFormat("Matroska needs a seekable stream")
+    r = _Reader(src)
     found: list[Segment] = []
     pos = 0
     seen_header = False
@@ -160,7 +176,7 @@ def _segments(r: _Reader) -> list[Segment]:
         pos = el.end
     if not found:
         raise MalformedFile("no Matroska Segment")
-    return found
+    return r, found
 
 
 def _check_doctype(r: _Reader, header: Element) -> None:
@@ -215,13 +231,6 @@ def _cluster_end(r: _Reader, cluster: Element, limit: int) -> int:
                                 "an unknown size")
         pos = child.end
     return pos
-
-
-def _layout(src: BinaryIO) -> tuple[_Reader, list[Segment]]:
-    if not src.seekable():
-        raise UnsupportedFormat("Matroska needs a seekable stream")
-    r = _Reader(src)
-    return r, _segments(r)
 
 
 # --- reading --------------------------------------------------------------------------
@@ -437,48 +446,55 @@ def _rewrite(slots: list[Slot], i: int, j: int, ident: int, content: bytes, crc:
 def _index_tags(r: _Reader, segment: Segment, tags: Slot, *, before_clusters: bool) -> None:
     """Drop SeekHead entries for Tags that moved; add one for the new Tags. Only a Tags
     after the Clusters needs it: readers parse every element before the first one."""
+    slots = segment.slots
     positions = _final_positions(segment)
-    tags_now = {positions[id(s)] for s in segment.slots if s.id == TAGS}
+    tags_now = {positions[id(s)] for s in slots if s.id == TAGS}
     wanted = positions[id(tags)]
-    indexed = False
-    heads = [s for s in segment.slots if s.id == SEEKHEAD]
-    rebuilt: list[tuple[Slot, list[bytes], bool, bool]] = []
-    for head in heads:
-        if head.length > MAX_METADATA_BYTES:
-            raise UnsupportedFormat("Matroska SeekHead is unsupported for writing: over "
-                                    f"{MAX_METADATA_BYTES} bytes")
-        entries: list[bytes] = []
-        crc = stale = False
-        for seek in r.children(r.header(head.start, head.end)):
-            crc = crc or seek.id == CRC32
-            if seek.id == SEEK:
-                target, position = _seek_entry(r, seek)
-                if target == TAGS and position not in tags_now:
-                    stale = True
-                    continue
-                indexed = indexed or (target == TAGS and position == wanted)
-            if seek.id != CRC32:
-                entries.append(r.at(seek.start, seek.length))
-        rebuilt.append((head, entries, crc, stale))
     entry = _master(SEEK, _master(SEEK_ID, _id_bytes(TAGS)) + _uint(SEEK_POSITION, wanted))
-    for head, entries, crc, stale in rebuilt:
-        i = segment.slots.index(head)
-        if not indexed and _rewrite(segment.slots, i, _void_run_end(segment.slots, i + 1),
-                                    SEEKHEAD, b"".join([*entries, entry]), crc,
-                                    pad_first=False):
+    heads = [s for s in slots if s.id == SEEKHEAD]
+    rebuilt = [_seek_entries(r, head, tags_now) for head in heads]
+    indexed = any((TAGS, wanted) in targets for *_, targets in rebuilt)
+    for head, crc, stale, entries, _ in rebuilt:
+        i = slots.index(head)
+        if not indexed and _rewrite(slots, i, _void_run_end(slots, i + 1), SEEKHEAD,
+                                    b"".join([*entries, entry]), crc, pad_first=False):
             indexed = True
-        elif stale and not _rewrite(segment.slots, i, i + 1, SEEKHEAD, b"".join(entries),
-                                    crc, pad_first=False):
+        elif stale and not _rewrite(slots, i, i + 1, SEEKHEAD, b"".join(entries), crc,
+                                    pad_first=False):
             raise UnsupportedFormat("Matroska SeekHead could not be rewritten in place")
     if heads and not indexed and not before_clusters:
         # Matroska allows a second SeekHead; one in a Void before the Clusters is found
         # by the same linear read that finds the first
-        voids = [i for i, s in enumerate(segment.slots[:_first_cluster(segment.slots)])
+        voids = [i for i, s in enumerate(slots[:_first_cluster(slots)])
                  if s.id == VOID] if len(heads) < 2 else []
-        if not any(_rewrite(segment.slots, i, _void_run_end(segment.slots, i), SEEKHEAD,
-                            entry, False, pad_first=True) for i in voids):
+        if not any(_rewrite(slots, i, _void_run_end(slots, i), SEEKHEAD, entry, False,
+                            pad_first=True) for i in voids):
             raise UnsupportedFormat("Matroska unsupported for writing: no room in the "
                                     "SeekHead to index the Tags moved to the end")
+
+
+def _seek_entries(r: _Reader, head: Slot, tags_now: set[int]
+                  ) -> tuple[Slot, bool, bool, list[bytes], set[tuple[int, int]]]:
+    """A SeekHead's children without its CRC-32 and without entries for a Tags that is
+    no longer there; whether it had a CRC-32, whether an entry was dropped, and the
+    (element ID, position) pairs it keeps."""
+    if head.length > MAX_METADATA_BYTES:
+        raise UnsupportedFormat("Matroska SeekHead is unsupported for writing: over "
+                                f"{MAX_METADATA_BYTES} bytes")
+    entries: list[bytes] = []
+    targets: set[tuple[int, int]] = set()
+    crc = stale = False
+    for child in r.children(r.header(head.start, head.end)):
+        crc = crc or child.id == CRC32
+        if child.id == SEEK:
+            target, position = _seek_entry(r, child)
+            if target == TAGS and position not in tags_now:
+                stale = True
+                continue
+            targets.add((target, position))
+        if child.id != CRC32:
+            entries.append(r.at(child.start, child.length))
+    return head, crc, stale, entries, targets
 
 
 def _first_cluster(slots: list[Slot]) -> int:
@@ -520,28 +536,17 @@ def _check_positions(segment: Segment, original_size: int, new_size: int) -> Non
 def _emit(r: _Reader, segment: Segment, new_size: int, dst: BinaryIO) -> None:
     el = segment.element
     size_at = el.data_start - segment.size_width
-    _copy_range(r, dst, 0, size_at)
+    r.copy(dst, 0, size_at)
     if segment.unknown_size:
-        _copy_range(r, dst, size_at, segment.size_width)
+        r.copy(dst, size_at, segment.size_width)
     else:
         dst.write(_size(new_size, segment.size_width))
     for slot in segment.slots:
         if slot.data is None:
-            _copy_range(r, dst, slot.start, slot.length)
+            r.copy(dst, slot.start, slot.length)
         else:
             dst.write(slot.data)
-    _copy_range(r, dst, el.end, r.size - el.end)
-
-
-def _copy_range(r: _Reader, dst: BinaryIO, offset: int, length: int) -> None:
-    r.src.seek(offset)
-    while length > 0:
-        block = r.src.read(min(length, COPY_BLOCK))
-        if not block:
-            raise MalformedFile(f"file ended early while copying at offset {offset}")
-        dst.write(block)
-        length -= len(block)
-        offset += len(block)
+    r.copy(dst, el.end, r.size - el.end)
 
 
 # --- encoding -------------------------------------------------------------------------
