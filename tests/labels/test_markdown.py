@@ -15,6 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import synthguard
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel, decode
 from synthguard.labels.carriers import markdown, text
@@ -231,3 +232,32 @@ def test_text_sniff_and_binary() -> None:
     assert not text.sniff(b"\xff\xd8\xff\xe0")
     with pytest.raises(UnsupportedFormat):
         text.read(io.BytesIO(b"\x00binary"))
+
+
+# --- library API ---------------------------------------------------------------------------
+
+
+def test_api_labels_markdown_and_refuses_text(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_bytes(BODY.encode())
+    report = synthguard.label(note, producer=FIRST.content_producer, produce_id=FIRST.produce_id)
+    assert (report.format, report.verdict) == ("markdown", "compliant")
+    assert synthguard.inspect(note).label == FIRST
+    assert note.read_bytes().endswith(BODY.encode())
+
+    plain = tmp_path / "note.txt"
+    plain.write_bytes(BODY.encode())  # same bytes: the extension picks the carrier
+    inspected = synthguard.inspect(plain)
+    assert (inspected.format, inspected.verdict) == ("text", "not_found")
+    with pytest.raises(UnsupportedFormat, match=r"§5\.1"):
+        synthguard.label(plain, producer=FIRST.content_producer, produce_id=FIRST.produce_id)
+    assert plain.read_bytes() == BODY.encode()
+
+
+def test_api_verdicts_for_markdown(tmp_path: Path) -> None:
+    bad = tmp_path / "agent.md"
+    bad.write_bytes(b"---\nAIGC:\n  Label: AIGC\n---\nbody\n")
+    assert synthguard.inspect(bad).verdict == "noncompliant"
+    broken = tmp_path / "broken.md"
+    broken.write_bytes(b"---\ntitle: [unclosed\n---\nbody\n")
+    assert synthguard.inspect(broken).verdict == "inconclusive"

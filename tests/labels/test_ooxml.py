@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.packaging.custom import StringProperty
 
+import synthguard
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import ooxml
@@ -404,3 +405,32 @@ def test_mutated_files_raise_only_synthguard_errors(data: st.DataObject) -> None
     except SynthGuardError:
         return
     assert [s.raw for s in ooxml.read(io.BytesIO(labelled))] == [FIRST.to_json()]
+
+
+# --- library API ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["docx", "xlsx", "pptx"])
+def test_api_labels_and_inspects_a_package(kind: str, tmp_path: Path) -> None:
+    source, out = tmp_path / f"in.{kind}", tmp_path / f"out.{kind}"
+    source.write_bytes(KINDS[kind]())
+    assert synthguard.inspect(source).verdict == "not_found"
+    report = synthguard.label(source, out, producer=FIRST.content_producer,
+                              produce_id=FIRST.produce_id)
+    assert (report.format, report.verdict) == ("ooxml", "compliant")
+    assert synthguard.inspect(out).label == FIRST
+
+
+def test_api_verdicts(tmp_path: Path) -> None:
+    two = tmp_path / "two.docx"
+    two.write_bytes(_with_custom(CUSTOM_WITH_OTHERS.replace(b"</Properties>", (
+        b'<property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="3" name="AIGC">'
+        b"<vt:lpwstr>" + SECOND.to_json().encode() + b"</vt:lpwstr>"
+        b'</property><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="4" '
+        b'name="AIGC2"><vt:lpwstr>x</vt:lpwstr></property></Properties>'))))
+    assert synthguard.inspect(two).verdict == "noncompliant"  # §6.1 c): one label only
+    cut = tmp_path / "cut.docx"
+    cut.write_bytes(two.read_bytes()[:-30])
+    assert synthguard.inspect(cut).verdict == "inconclusive"
+    synthguard.label(two, producer=FIRST.content_producer, produce_id=FIRST.produce_id)
+    assert synthguard.inspect(two).verdict == "compliant"

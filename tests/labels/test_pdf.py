@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import synthguard
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel, decode
 from synthguard.labels.carriers import pdf
@@ -370,3 +371,33 @@ def test_mutated_files_raise_only_synthguard_errors(data: st.DataObject) -> None
     assert labelled.startswith(bytes(original))
     assert [s.raw for s in pdf.read(io.BytesIO(labelled)) if s.carrier == "pdf:Info"] == [
         FIRST.to_json()]
+
+
+# --- library API ---------------------------------------------------------------------------
+
+
+def test_api_labels_and_inspects_a_pdf(tmp_path: Path) -> None:
+    source, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    source.write_bytes(KINDS["xmp-with-label"]())
+    assert synthguard.inspect(source).verdict == "compliant"  # the XMP site alone
+    report = synthguard.label(source, out, producer=SECOND.content_producer,
+                              produce_id=SECOND.produce_id, propagator=SECOND.content_propagator,
+                              propagate_id=SECOND.propagate_id)
+    assert (report.format, report.verdict) == ("pdf", "compliant")
+    assert synthguard.inspect(out).label == SECOND
+    assert out.read_bytes().startswith(source.read_bytes())
+
+
+def test_api_verdicts(tmp_path: Path) -> None:
+    both = tmp_path / "both.pdf"
+    both.write_bytes(handmade(b"<< /AIGC (" + FIRST.to_json().replace("(", "\\(").replace(
+        ")", "\\)").encode() + b") /aigc (x) >>"))
+    assert synthguard.inspect(both).verdict == "noncompliant"  # §6.1 c): one label only
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(KINDS["info"]())
+    assert synthguard.inspect(plain).verdict == "not_found"
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(plain.read_bytes()[:200])
+    assert synthguard.inspect(cut).verdict == "inconclusive"
+    synthguard.label(both, producer=FIRST.content_producer, produce_id=FIRST.produce_id)
+    assert synthguard.inspect(both).verdict == "compliant"
