@@ -28,6 +28,7 @@ CARRIERS = (
     "matroska",
     "wav",
     "avi",
+    "flv",
     "flac",
     "ogg",
     "mp3",  # late: its sniffer accepts a bare MPEG frame sync
