@@ -346,6 +346,21 @@ def test_lying_uncompressed_size_is_malformed(declared: int) -> None:
         ooxml.read(io.BytesIO(bytes(data)))
 
 
+def test_stored_part_larger_than_it_declares_is_not_read_whole() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(_docx_with_custom())) as src, \
+            zipfile.ZipFile(out, "w") as dst:  # every member stored, not deflated
+        for info in src.infolist():
+            content = src.read(info)
+            dst.writestr(info.filename, content + (b" " * 200_000 if info.filename ==
+                                                   "docProps/custom.xml" else b""))
+    data = bytearray(out.getvalue())
+    at = central_entry(bytes(data), "docProps/custom.xml")
+    data[at + 24:at + 28] = struct.pack("<L", 10)  # 10 bytes, from a much larger record
+    with pytest.raises(MalformedFile, match="limit"):
+        ooxml.read(io.BytesIO(bytes(data)))
+
+
 def test_compressed_size_past_the_directory_is_malformed() -> None:
     data = bytearray(_docx())
     at = central_entry(bytes(data), "word/document.xml")

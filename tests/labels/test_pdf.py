@@ -340,6 +340,25 @@ def test_compressed_xmp_is_read_and_its_label_removed() -> None:
     assert info_of(labelled)["/Producer"] == "p"
 
 
+def _metadata_object(filter_name: str, encoded: bytes) -> bytes:
+    return (f"<< /Type /Metadata /Subtype /XML /Filter /{filter_name} /Length {len(encoded)} >>"
+            "\nstream\n").encode() + encoded + b"\nendstream"
+
+
+def test_xmp_in_other_filters_is_decoded_when_small_and_refused_when_large() -> None:
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
+              b'"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+              b'xmlns:TC260="' + TC260_NS.encode() + b'" TC260:AIGC="v"/></rdf:RDF></x:xmpmeta>')
+    small = handmade(b"<< >>", metadata=_metadata_object("ASCIIHexDecode", packet.hex().encode()
+                                                         + b">"))
+    assert [s.raw for s in pdf.read(io.BytesIO(small))] == ["v"]
+    padded = packet + b" " * 8000
+    large = handmade(b"<< >>", metadata=_metadata_object("ASCIIHexDecode", padded.hex().encode()
+                                                         + b">"))
+    with pytest.raises(UnsupportedFormat, match="too large to decode safely"):
+        pdf.read(io.BytesIO(large))
+
+
 def test_flate_bomb_in_xmp_is_refused_within_bounded_memory() -> None:
     bomb = zlib.compress(b"<" + b" " * (64 * 1024 * 1024), 9)
     # Built by hand: qpdf's writer always stores XMP uncompressed.

@@ -175,8 +175,10 @@ def _local_record(src: BinaryIO, member: Member, limit: int) -> int:
 def _inflate(src: BinaryIO, member: Member) -> bytes:
     if member.flags & 0x01:
         raise UnsupportedFormat(f"zip member {member.name!r} is encrypted")
-    if member.size > MAX_PART_BYTES:
-        raise MalformedFile(f"{member.name} declares {member.size} bytes, limit {MAX_PART_BYTES}")
+    # Deflate never grows data by more than a few bytes per 16 KiB block.
+    if member.size > MAX_PART_BYTES or member.compressed_size > member.size + 65536:
+        raise MalformedFile(f"{member.name} declares {member.size} bytes "
+                            f"({member.compressed_size} compressed), limit {MAX_PART_BYTES}")
     src.seek(member.data_offset)
     raw = src.read(member.compressed_size)
     if member.method == 0:

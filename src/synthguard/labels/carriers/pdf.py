@@ -51,6 +51,9 @@ _INFO_KEY = "/AIGC"
 # PDF object numbers are bounded by the xref entry width readers accept.
 _MAX_OBJECTS = 8_388_607
 _COPY_CHUNK = 1024 * 1024
+# Encoded bytes a filter may add over its output, and the most we hand to qpdf's
+# unbounded decoders (LZW expands at most ~4096x: 4 KiB -> 16 MiB).
+_SLACK = 4096
 _PDF_ERRORS = (pikepdf.PdfError, ValueError, TypeError, KeyError, AttributeError,
                RuntimeError, OverflowError, IndexError)
 
@@ -154,17 +157,25 @@ def _metadata_stream(pdf: pikepdf.Pdf) -> pikepdf.Stream | None:
 def _xmp_packet(stream: pikepdf.Stream) -> bytes:
     """The stream's decoded bytes, bounded: a Flate bomb must not expand unchecked."""
     limit = xmp.MAX_PACKET_BYTES
+    length = stream.stream_dict.get("/Length")
+    if isinstance(length, int) and length > limit + _SLACK:
+        raise MalformedFile(f"XMP metadata stream is {length} bytes, limit {limit}")
     filters = stream.stream_dict.get("/Filter")
+    raw = stream.read_raw_bytes()
     if filters is None:
-        data = stream.read_raw_bytes()
+        data = raw
     elif filters == pikepdf.Name.FlateDecode and "/DecodeParms" not in stream.stream_dict:
-        inflater = zlib.decompressobj()
         try:
-            data = inflater.decompress(stream.read_raw_bytes(), limit + 1)
+            data = zlib.decompressobj().decompress(raw, limit + 1)
         except zlib.error as exc:
             raise MalformedFile(f"XMP metadata stream does not inflate: {exc}") from None
-    else:
+    elif len(raw) <= _SLACK:
+        # Other filters (LZW, predictors, run-length) are rare for XMP; qpdf decodes them
+        # without a bound, so only a small input, whose expansion is bounded, is decoded.
         data = stream.read_bytes()
+    else:
+        raise UnsupportedFormat(f"XMP metadata stream with filter {filters} and {len(raw)} "
+                                "bytes is too large to decode safely")
     if len(data) > limit:
         raise MalformedFile(f"XMP metadata stream is larger than the {limit} byte limit")
     return data
