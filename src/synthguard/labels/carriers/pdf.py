@@ -33,11 +33,7 @@ from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel, Finding
 from synthguard.labels.carriers.base import SNIFF_BYTES, Site
-
-# xmp exposes find/set; dropping the property without setting one uses its internals.
-from synthguard.labels.xmp import _parse as _parse_xmp
-from synthguard.labels.xmp import _remove_aigc as _remove_xmp_aigc
-from synthguard.labels.xmp import _serialize as _serialize_xmp
+from synthguard.labels.carriers.tiff import xmp_sites
 
 NAME = "pdf"
 EXTENSIONS = (".pdf",)
@@ -185,21 +181,7 @@ def _xmp_sites(pdf: pikepdf.Pdf) -> list[Site]:
     stream = _metadata_stream(pdf)
     if stream is None:
         return []
-    where = f"XMP metadata stream, {_where(pdf, stream)}"
-    return [Site("xmp", where, value.raw, _xmp_findings(value))
-            for value in xmp.find_aigc(_xmp_packet(stream))]
-
-
-def _xmp_findings(value: xmp.XmpValue) -> list[Finding]:
-    findings = []
-    if value.form == "attribute":
-        findings.append(Finding("xmp-attribute-form", "info",
-                                "TC260:AIGC written as an rdf:Description attribute"))
-    if value.namespace != xmp.TC260_NS:
-        findings.append(Finding("xmp-namespace", "error",
-                                f"AIGC property in namespace {value.namespace!r}, "
-                                f"not {xmp.TC260_NS}"))
-    return findings
+    return xmp_sites(_xmp_packet(stream), f"XMP metadata stream, {_where(pdf, stream)}")
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -301,11 +283,7 @@ def _metadata_revision(pdf: pikepdf.Pdf, objects: dict[int, tuple[int, bytes]]) 
     packet = _xmp_packet(stream)
     if not xmp.find_aigc(packet):
         return
-    root, prefixes = _parse_xmp(packet)
-    _remove_xmp_aigc(root)
-    body = _serialize_xmp(root, {**{xmp.X_NS: "x", xmp.RDF_NS: "rdf"}, **prefixes})
-    new_packet = (f'<?xpacket begin="\ufeff" id="{xmp.XPACKET_ID}"?>'.encode()
-                  + body.encode("utf-8") + b"\n" + b" " * 2048 + b'\n<?xpacket end="w"?>')
+    new_packet = xmp.remove_aigc(packet, padding=2048)
     stream_dict = pikepdf.Dictionary()
     for key in list(stream.stream_dict.keys()):
         if key not in ("/Length", "/Filter", "/DecodeParms", "/DL"):
