@@ -371,7 +371,7 @@ def test_compressed_size_past_the_directory_is_malformed() -> None:
 
 def test_member_count_is_limited(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ooxml, "MAX_MEMBERS", 5)
-    with pytest.raises(MalformedFile):
+    with pytest.raises(MalformedFile, match="limit 5 entries"):
         ooxml.read(io.BytesIO(_docx()))
 
 

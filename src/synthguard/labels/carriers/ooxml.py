@@ -115,9 +115,12 @@ def _open(src: BinaryIO) -> Package:
     if count == 0xFFFF or _ZIP64 in (cd_size, cd_offset):
         raise UnsupportedFormat("zip64 OOXML packages (over 4 GiB or 65535 parts) are "
                                 "unsupported")
-    if cd_offset + cd_size != eocd_pos or count > MAX_MEMBERS or cd_size > MAX_CENTRAL_DIRECTORY:
-        raise MalformedFile(f"zip central directory ({count} entries, {cd_size} bytes at "
-                            f"{cd_offset}) does not fit before its end record at {eocd_pos}")
+    if count > MAX_MEMBERS or cd_size > MAX_CENTRAL_DIRECTORY:
+        raise MalformedFile(f"zip central directory has {count} entries in {cd_size} bytes, "
+                            f"limit {MAX_MEMBERS} entries")
+    if cd_offset + cd_size != eocd_pos:
+        raise MalformedFile(f"zip central directory ({cd_size} bytes at {cd_offset}) does not "
+                            f"end at its end record at {eocd_pos}")
     src.seek(cd_offset)
     directory = src.read(cd_size)
     package = Package(src, [], tail[at + _EOCD.size:at + _EOCD.size + comment_len])
@@ -358,8 +361,7 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     related = _custom_rel(rels_layout.root if rels_layout else None)
     name = related or DEFAULT_CUSTOM
     edits: dict[str, bytes] = {name: _set_property(package.part(name), name, label.to_json())}
-    types = package.part(CONTENT_TYPES)
-    assert types is not None  # _package checked the member exists
+    types = package.part(CONTENT_TYPES) or b""  # present: _package checked
     new_types = _with_override(types, "/" + name)
     if new_types is not None:
         edits[CONTENT_TYPES] = new_types
