@@ -155,3 +155,45 @@ def test_plain_text_has_no_carrier(tmp_path: Path) -> None:
     proc = sg("label", txt, "--producer", PRODUCER, "--produce-id", "x", "-o", tmp_path / "o.txt")
     assert proc.returncode == 1
     assert "only an explicit label" in one_line_error(proc)
+
+
+def test_mark_image_and_text_folder(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (400, 300), (30, 30, 30)).save(src / "pic.png")
+    (src / "answer.md").write_text("---\ntitle: t\n---\n# Hi\n", encoding="utf-8")
+    (src / "reply.txt").write_text("你好", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = sg("mark", src, "-o", out, "--producer", PRODUCER, "--produce-id", "m-{stem}",
+              "--json")
+    assert proc.returncode == 0, proc.stderr
+    results = {Path(r["path"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert results["pic.png"]["kind"] == "image"
+    assert results["answer.md"]["kind"] == "text" and results["answer.md"]["implicit"]
+    assert (out / "reply.txt").read_text(encoding="utf-8").startswith("本内容由人工智能生成")
+    md = (out / "answer.md").read_text(encoding="utf-8")
+    assert md.startswith("---\n") and "> 本内容由人工智能生成" in md
+    for name in ("pic.png", "answer.md"):
+        proc = sg("inspect", out / name, "--json")
+        assert json.loads(proc.stdout)["verdict"] == "compliant", proc.stdout
+
+
+def test_mark_needs_label_fields_or_no_implicit(tmp_path: Path) -> None:
+    img = tmp_path / "a.png"
+    Image.new("RGB", (200, 200)).save(img)
+    proc = sg("mark", img, "-o", tmp_path / "b.png")
+    assert proc.returncode == 2 and "--no-implicit" in one_line_error(proc)
+    proc = sg("mark", img, "-o", tmp_path / "b.png", "--no-implicit", "--text", "AI")
+    assert proc.returncode == 2 and "generation element" in one_line_error(proc)
+    proc = sg("mark", img, "-o", tmp_path / "b.png", "--no-implicit", "--position", "top-left")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(sg("inspect", tmp_path / "b.png", "--json").stdout)["verdict"] == (
+        "not_found")
+
+
+def test_mark_unsupported_and_tiny(tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    proc = sg("mark", tiny, "-o", tmp_path / "o.png", "--no-implicit")
+    assert proc.returncode == 1 and "too small" in one_line_error(proc)
+    assert not (tmp_path / "o.png").exists() and no_temp_files(tmp_path)

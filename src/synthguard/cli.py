@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from synthguard._files import Job, check_template, expand, output_path, walk
 from synthguard.errors import SynthGuardError
+from synthguard.explicit.wording import DEFAULT_ZH
 from synthguard.labels import AIGCLabel, Report, inspect, write_label
 from synthguard.labels.carriers import all_carriers
 
@@ -79,9 +80,43 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
-def _jobs(paths: list[Path], recursive: bool) -> list[Job]:
+def _report_each(jobs: list[Job], work: Callable[[Job], T], workers: int, as_json: bool, *,
+                 verb: str, describe: Callable[[T], dict[str, Any]],
+                 line: Callable[[T], str]) -> int:
+    """Run `work` over the files, print one result or one-line error each, a summary for
+    many files, and return the number that failed."""
+    failed = 0
+    many = len(jobs) > 1
+
+    def show(job: Job, result: T | None, exc: BaseException | None) -> None:
+        nonlocal failed
+        if exc is not None or result is None:
+            failed += 1
+            message = _describe(exc) if exc else "failed"
+            if not message.startswith(str(job.path)):
+                message = f"{job.path}: {message}"
+            if as_json:
+                _emit({"path": str(job.path), "error": {
+                    "code": getattr(exc, "code", "error"), "message": message}})
+            else:
+                _error(message)
+            return
+        if as_json:
+            _emit({**describe(result), "path": str(job.path)})
+        elif not many:
+            typer.echo(line(result))
+
+    _run_all(jobs, work, workers, show)
+    if many and not as_json:
+        typer.echo(f"{verb} {len(jobs) - failed} of {len(jobs)} files"
+                   + (f", {failed} failed" if failed else ""), err=True)
+    return failed
+
+
+def _jobs(paths: list[Path], recursive: bool,
+          extra_extensions: frozenset[str] = frozenset()) -> list[Job]:
     try:
-        jobs = walk(paths, recursive=recursive, extensions=_extensions())
+        jobs = walk(paths, recursive=recursive, extensions=_extensions() | extra_extensions)
     except SynthGuardError as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
@@ -146,32 +181,73 @@ def label_cmd(
             dst.parent.mkdir(parents=True, exist_ok=True)
         return write_label(job.path, dst, aigc)
 
-    failed = 0
+    def line(report: Report) -> str:
+        fields = report.sites[0].fields or {}
+        return (f"{report.path}: labeled ({report.format}, {report.sites[0].carrier}) "
+                f"ProduceID={fields.get('ProduceID')}")
 
-    def show(job: Job, report: Report | None, exc: BaseException | None) -> None:
-        nonlocal failed
-        if exc is not None or report is None:
-            failed += 1
-            message = _describe(exc) if exc else "failed"
-            if not message.startswith(str(job.path)):
-                message = f"{job.path}: {message}"
-            if as_json:
-                _emit({"path": str(job.path), "error": {
-                    "code": getattr(exc, "code", "error"), "message": message}})
-            else:
-                _error(message)
-            return
-        if as_json:
-            _emit({**report.to_dict(), "path": str(job.path), "output": report.path})
-        elif not many:
-            fields = report.sites[0].fields or {}
-            typer.echo(f"{report.path}: labeled ({report.format}, {report.sites[0].carrier}) "
-                       f"ProduceID={fields.get('ProduceID')}")
+    failed = _report_each(jobs, work, jobs_n, as_json, verb="labeled",
+                          describe=lambda r: {**r.to_dict(), "output": r.path}, line=line)
+    raise typer.Exit(1 if failed else 0)
 
-    _run_all(jobs, work, jobs_n, show)
-    if many and not as_json:
-        typer.echo(f"labeled {len(jobs) - failed} of {len(jobs)} files"
-                   + (f", {failed} failed" if failed else ""), err=True)
+
+@app.command("mark")
+def mark_cmd(
+    paths: PathsArg,
+    producer: Annotated[str | None, typer.Option(
+        help="ContentProducer for the implicit label (needed unless --no-implicit).")] = None,
+    produce_id: Annotated[str | None, typer.Option(
+        help="ProduceID; placeholders {uuid} {sha256} {stem} {name} {index}.")] = None,
+    label: Annotated[str, typer.Option(help="1 generated, 2 possibly, 3 suspected.")] = "1",
+    text: Annotated[str, typer.Option("--text", help="The notice wording.")] = DEFAULT_ZH,
+    position: Annotated[str, typer.Option(
+        help="Images and video: top-left, top-right, bottom-left, bottom-right, top, bottom."
+    )] = "bottom-right",
+    at: Annotated[str, typer.Option(help="Text and audio: start, end or both.")] = "start",
+    implicit: Annotated[bool, typer.Option(
+        "--implicit/--no-implicit", help="Also write the implicit metadata label.")] = True,
+    out: Annotated[Path | None, typer.Option("-o", "--output",
+                                             help="Output file, or folder for many.")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Rewrite the inputs.")] = False,
+    recursive: RecursiveOpt = False,
+    jobs_n: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Parallel files.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add the visible/audible notice (GB 45438 §5) and, by default, the implicit label."""
+    from synthguard.explicit.files import Marked, mark_file
+    from synthguard.explicit.wording import check_notice
+
+    if (out is None) == (not in_place):
+        _error("give exactly one of -o/--output and --in-place")
+        raise typer.Exit(2)
+    jobs = _jobs(paths, recursive, extra_extensions=frozenset({".html", ".htm"}))
+    many = len(jobs) > 1
+    try:
+        check_notice(text)
+        if implicit:
+            if producer is None or produce_id is None:
+                raise SynthGuardError("--producer and --produce-id are needed for the implicit "
+                                      "label (or pass --no-implicit)")
+            check_template(produce_id, many=many, field="ProduceID")
+            AIGCLabel.create(producer=producer, produce_id="x", label=label)
+    except SynthGuardError as exc:
+        _error(str(exc))
+        raise typer.Exit(2) from None
+    single = len(jobs) == 1 and not paths[0].is_dir()
+
+    def work(job: Job) -> Marked:
+        aigc = None
+        if implicit and producer is not None and produce_id is not None:
+            aigc = AIGCLabel.create(producer=producer, produce_id=expand(produce_id, job),
+                                    label=label)
+        dst = output_path(job, out, single=single)
+        if dst is not None:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+        return mark_file(job.path, dst, notice=text, position=position, at=at, label=aigc)
+
+    failed = _report_each(jobs, work, jobs_n, as_json, verb="marked",
+                          describe=lambda m: {"output": m.path, "kind": m.kind, **m.details},
+                          line=lambda m: f"{m.path}: marked ({m.kind})")
     raise typer.Exit(1 if failed else 0)
 
 
