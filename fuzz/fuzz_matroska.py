@@ -31,9 +31,15 @@ def target(data: bytes) -> None:
         matroska.write(io.BytesIO(data), out, LABEL)
     except SynthGuardError:
         return
-    # whatever the input held, a written file reads back with exactly our label
+    # whatever the input held, a written file reads back with exactly our label, and
+    # the in-place update writes the same bytes or declines
     out.seek(0)
     assert [s.raw for s in matroska.read(out)] == [LABEL.to_json()]
+    rw = io.BytesIO(data)
+    if matroska.update_in_place(rw, LABEL):
+        assert rw.getvalue() == out.getvalue()
+    else:
+        assert rw.getvalue() == data
 
 
 def element(ident: int, content: bytes, *, size_width: int | None = None) -> bytes:

@@ -238,6 +238,28 @@ def test_label_twice_leaves_one_label_and_identical_packets(
     assert packets(twice) == before
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_update_in_place_writes_what_write_writes(
+        samples: dict[str, Path], tmp_path: Path, name: str) -> None:
+    expected = label_file(samples[name], tmp_path / f"copy-{name}", LABEL).read_bytes()
+    target = tmp_path / name
+    target.write_bytes(samples[name].read_bytes())
+    with target.open("r+b") as rw:
+        assert matroska.update_in_place(rw, LABEL)
+    assert target.read_bytes() == expected
+    with target.open("r+b") as rw:  # and again, with a label of another length
+        assert matroska.update_in_place(rw, LABEL2)
+    assert target.read_bytes() == label_file(samples[name], tmp_path / "2", LABEL2).read_bytes()
+
+
+def test_update_in_place_refuses_to_move_what_follows_the_segment() -> None:
+    data = tiny_file() + element(VOID, bytes(10))
+    rw = io.BytesIO(data)
+    assert not matroska.update_in_place(rw, LABEL)
+    assert rw.getvalue() == data
+    assert [s.raw for s in read_bytes(write_bytes(data))] == [JSON]
+
+
 @pytest.mark.interop
 @pytest.mark.parametrize("name", NAMES)
 def test_ffprobe_reads_the_label_and_the_other_metadata(
@@ -532,11 +554,15 @@ FIELD = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E,
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(FIELD, min_size=1, max_size=4))
-def test_any_sequence_of_labels_keeps_clusters_and_index(produce_ids: list[str]) -> None:
+def test_any_sequence_of_labels_keeps_clusters_and_index_in_both_write_paths(
+        produce_ids: list[str]) -> None:
     data = SEED
     for produce_id in produce_ids:
         label = AIGCLabel.create(producer=PRODUCER, produce_id=produce_id)
         out = write_bytes(data, label)
+        rw = io.BytesIO(data)
+        assert matroska.update_in_place(rw, label)
+        assert rw.getvalue() == out
         assert clusters(out) == clusters(SEED)
         check_index(out)
         assert [s.raw for s in read_bytes(out)] == [label.to_json()]

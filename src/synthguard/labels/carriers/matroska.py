@@ -326,6 +326,56 @@ def _simple_tag_sites(r: _Reader, simple: Element, depth: int) -> list[Site]:
 
 
 def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
+    r, segment, new_size = _plan(src, label)
+    el = segment.element
+    size_at = el.data_start - segment.size_width
+    r.copy(dst, 0, size_at)
+    if segment.unknown_size:
+        r.copy(dst, size_at, segment.size_width)
+    else:
+        dst.write(_size(new_size, segment.size_width))
+    for slot in segment.slots:
+        if slot.data is None:
+            r.copy(dst, slot.start, slot.length)
+        else:
+            dst.write(slot.data)
+    r.copy(dst, el.end, r.size - el.end)
+
+
+def update_in_place(rw: BinaryIO, label: AIGCLabel) -> bool:
+    """Relabel a file opened "r+b" by writing only the elements that change: no element
+    moves, so this works unless the Segment changes size and something follows it.
+    Returns False, having written nothing, in that case.
+
+    Crash behaviour: Clusters are never written. The steps go in the order that keeps
+    an interrupted update readable: the new Tags, the Segment size, the SeekHead, and
+    last the Void over the old Tags, so a crash between steps leaves the old label, the
+    new one, or both (relabeling again repairs it). A crash in the middle of one write
+    can tear that Tags or SeekHead; the media still plays, but the label needs rewriting
+    from a copy. Callers that cannot accept that use `write` and an atomic rename."""
+    r, segment, new_size = _plan(rw, label)
+    el = segment.element
+    if new_size != el.end - el.data_start and el.end != r.size:
+        return False
+    positions = _final_positions(segment)
+    changed = [s for s in segment.slots if s.data is not None]
+    order = {TAGS: 0, SEEKHEAD: 2}  # the Segment size goes in as step 1, Voids last
+    for step in range(4):
+        if step == 1 and not segment.unknown_size:
+            rw.seek(el.data_start - segment.size_width)
+            rw.write(_size(new_size, segment.size_width))
+        for slot in changed:
+            if order.get(slot.id, 3) == step and slot.data is not None:
+                rw.seek(el.data_start + positions[id(slot)])
+                rw.write(slot.data)
+    if el.data_start + new_size < r.size:
+        rw.truncate(el.data_start + new_size)
+    return True
+
+
+def _plan(src: BinaryIO, label: AIGCLabel) -> tuple[_Reader, Segment, int]:
+    """The Segment's new layout (slots with new bytes where something changes) and its
+    new data size; every untouched element keeps its offset."""
     r, segments = _layout(src)
     if len(segments) != 1:
         raise UnsupportedFormat(f"Matroska with {len(segments)} chained Segments is "
@@ -356,7 +406,7 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     _index_tags(r, segment, tags, before_clusters=before_clusters)
     new_size = sum(s.length for s in slots)
     _check_positions(segment, original_size, new_size)
-    _emit(r, segment, new_size, dst)
+    return r, segment, new_size
 
 
 def _tags_content(r: _Reader, slot: Slot) -> tuple[list[bytes], bool, bool]:
@@ -531,22 +581,6 @@ def _check_positions(segment: Segment, original_size: int, new_size: int) -> Non
             new_size >= (1 << (7 * segment.size_width)) - 1:
         raise UnsupportedFormat("Matroska unsupported for writing: the Segment size field "
                                 f"({segment.size_width} bytes) cannot hold the grown size")
-
-
-def _emit(r: _Reader, segment: Segment, new_size: int, dst: BinaryIO) -> None:
-    el = segment.element
-    size_at = el.data_start - segment.size_width
-    r.copy(dst, 0, size_at)
-    if segment.unknown_size:
-        r.copy(dst, size_at, segment.size_width)
-    else:
-        dst.write(_size(new_size, segment.size_width))
-    for slot in segment.slots:
-        if slot.data is None:
-            r.copy(dst, slot.start, slot.length)
-        else:
-            dst.write(slot.data)
-    r.copy(dst, el.end, r.size - el.end)
 
 
 # --- encoding -------------------------------------------------------------------------
