@@ -1,0 +1,542 @@
+"""Visible notices on video (GB 45438 §5.4): the notice on every frame of the opening span
+(at least 2 s), text at least 5 % of the shortest side tall, optionally a smaller mark on
+every frame for the whole video.
+
+Only the video stream is decoded and re-encoded (same codec family, pixel format, size,
+frame rate and timestamps, near-transparent quality); audio, subtitle and attachment
+streams are copied packet for packet. The notice is rendered once with the image
+renderer and composited into the decoded planes themselves, so pixels outside the
+notice are not pushed through a colour conversion. Re-encoding drops container metadata
+the muxer does not know, so the implicit label is written afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import av
+import numpy as np
+from av.container import InputContainer, OutputContainer
+from av.stream import Stream
+from av.video.frame import PictureType, VideoFrame
+from av.video.stream import VideoStream
+from PIL import Image
+
+from synthguard._atomic import atomic_output, commit
+from synthguard.errors import MalformedFile, UnsupportedFormat, VerificationFailed
+from synthguard.explicit.image import (
+    FONT_PATH,
+    LEGIBLE_PX,
+    MIN_HEIGHT_RATIO,
+    POSITIONS,
+    Layout,
+    Position,
+    _layout,
+    check_glyphs,
+    draw_notice,
+)
+from synthguard.explicit.wording import DEFAULT_ZH, NoticeError, check_notice
+from synthguard.labels.aigc import AIGCLabel
+from synthguard.labels.api import inspect, write_label
+
+MIN_OPENING_SECONDS = 2.0  # GB 45438 §5.4: shown for at least 2 s
+DEFAULT_OPENING_SECONDS = 3.0  # a margin over the minimum for players that skip the start
+PERSISTENT_NOTICE = "AI生成"  # shortest wording with both elements
+MAX_FRAME_PIXELS = 8192 * 8192
+# Lossy re-encoding softens glyph edges and the drawn text can land half a pixel off the
+# grid it was measured on; the extra rows keep the 5 % height true in the decoded video.
+HEIGHT_MARGIN_PX = 2
+
+# Preferred encoders per decoded codec; the first one this build has and the output
+# container accepts wins. H.264 falls back to MPEG-4 part 2 where libx264 is missing.
+ENCODERS: dict[str, tuple[str, ...]] = {
+    "h264": ("libx264", "mpeg4"),
+    "hevc": ("libx265",),
+    "vp8": ("libvpx",),
+    "vp9": ("libvpx-vp9",),
+    "av1": ("libsvtav1", "libaom-av1"),
+    "prores": ("prores_ks",),
+}
+# Quality settings that keep the re-encoded picture visually indistinguishable.
+QUALITY: dict[str, dict[str, str]] = {
+    "libx264": {"crf": "18", "preset": "medium"},
+    "libx265": {"crf": "20", "preset": "medium", "x265-params": "log-level=error"},
+    "libvpx": {"crf": "8", "b": "20M", "deadline": "good", "cpu-used": "4"},  # VP8 crf needs a cap
+    "libvpx-vp9": {"crf": "24", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
+    "libsvtav1": {"crf": "26", "preset": "8"},
+    "libaom-av1": {"crf": "26", "cpu-used": "6", "row-mt": "1"},
+}
+FIXED_QUANTISER = 3  # for encoders without crf (mpeg4, mjpeg ...), as `ffmpeg -q:v 3`
+FF_QP2LAMBDA = 118
+# Tags that describe the old encode (or the label we rewrite) and must not be copied.
+STALE_TAGS = {"ENCODER", "MAJOR_BRAND", "MINOR_VERSION", "COMPATIBLE_BRANDS", "DURATION", "BPS",
+              "NUMBER_OF_FRAMES", "NUMBER_OF_BYTES", "AIGC"}
+MOV_FAMILY = ("mp4", "mov", "3gp")
+_WEBM_DOCTYPE = re.compile(rb"\x42\x82[\x80-\x8f]webm")
+
+
+@dataclass(frozen=True)
+class VideoMarkResult:
+    path: str
+    container: str  # the muxer used, e.g. "mp4", "matroska"
+    encoder: str
+    frames: int
+    marked_frames: int  # frames carrying the opening notice
+    opening_seconds: float
+    layout: Layout
+    persistent_layout: Layout | None
+    copied_streams: int  # audio, subtitle, attachment ... streams copied packet for packet
+    label: AIGCLabel | None  # the implicit label written (given, or carried over from src)
+
+
+class _Patch(NamedTuple):
+    """The notice pre-blended for one plane: new = old * keep + add over rows x cols; an
+    alpha plane is instead raised to `add` (the notice is opaque wherever it is drawn)."""
+
+    plane: int
+    rows: slice
+    cols: slice
+    keep: np.ndarray
+    add: np.ndarray
+    is_alpha: bool
+
+
+class _Probe(NamedTuple):
+    muxer: str
+    rotation: int  # quarter turns counterclockwise needed for display
+    pix_fmt: str
+    size: tuple[int, int]  # as displayed
+
+
+def _plain(name: str) -> bool:
+    """One component per plane, no palette, byte-addressable: compositable in place."""
+    fmt = av.VideoFormat(name)
+    comps = fmt.components
+    return (not fmt.has_palette and not fmt.is_bayer and not fmt.is_bit_stream
+            and len({c.plane for c in comps}) == len(comps)
+            and all(c.bits <= 16 for c in comps)
+            and (not fmt.is_big_endian or all(c.bits <= 8 for c in comps)))
+
+
+def _work_format(name: str) -> str:
+    """The planar format a packed one is composited in (same colour model, no matrix)."""
+    fmt = av.VideoFormat(name)
+    alpha = any(c.is_alpha for c in fmt.components)
+    if fmt.is_rgb or fmt.has_palette:
+        return "gbrap" if alpha else "gbrp"
+    return "yuva444p" if alpha else "yuv444p"
+
+
+def _patches(overlay: Image.Image, box: tuple[int, int, int, int], frame: VideoFrame
+             ) -> list[_Patch]:
+    """Blend factors of a grey notice overlay for each plane of `frame`'s format.
+
+    The notice is neutral (white or black text on a black or white plate), so in YUV it
+    is pure luma with chroma at the midpoint, and in planar RGB the same on every plane:
+    no colour matrix is involved, only the frame's luma range.
+    """
+    fmt = frame.format
+    w, h = frame.width, frame.height
+    comps = av.VideoFormat(fmt.name, w, h).components
+    sx = max(1, w // min(c.width for c in comps))
+    sy = max(1, h // min(c.height for c in comps))
+    # Align the box to the chroma grid so each chroma sample averages whole luma blocks.
+    x0, y0 = box[0] // sx * sx, box[1] // sy * sy
+    x1, y1 = min(w, -(-box[2] // sx) * sx), min(h, -(-box[3] // sy) * sy)
+    rgba = np.asarray(overlay.crop((x0, y0, x1, y1)), dtype=np.float32) / 255.0
+    grey, alpha = rgba[..., 0], rgba[..., 3]
+    full = fmt.is_rgb or fmt.name.startswith("yuvj") or frame.color_range == 2
+    patches = []
+    for c in comps:
+        top = float((1 << c.bits) - 1)
+        fx, fy = w // c.width, h // c.height
+        a = alpha.reshape(alpha.shape[0] // fy, fy, alpha.shape[1] // fx, fx).mean(axis=(1, 3))
+        if c.is_alpha:
+            keep, add = np.ones_like(a), a * top
+        elif c.is_chroma:
+            keep, add = 1.0 - a, a * float(1 << (c.bits - 1))
+        else:
+            lo, hi = (0.0, top) if full else (16.0 * (top + 1) / 256, 235.0 * (top + 1) / 256)
+            g = grey.reshape(a.shape[0], fy, a.shape[1], fx).mean(axis=(1, 3))
+            keep, add = 1.0 - a, a * (lo + g * (hi - lo))
+        patches.append(_Patch(c.plane, slice(y0 // fy, y1 // fy), slice(x0 // fx, x1 // fx),
+                              keep.astype(np.float32), add.astype(np.float32), c.is_alpha))
+    return patches
+
+
+def _planes(frame: VideoFrame) -> list[np.ndarray]:
+    """Writable views of the frame's planes (the frame must be writable)."""
+    comps = av.VideoFormat(frame.format.name, frame.width, frame.height).components
+    out = []
+    for c in sorted(comps, key=lambda c: c.plane):
+        plane = frame.planes[c.plane]
+        dtype = np.dtype(np.uint8 if c.bits <= 8 else "<u2")
+        arr = np.frombuffer(memoryview(plane), dtype=dtype)
+        arr = arr.reshape(-1, plane.line_size // dtype.itemsize)
+        out.append(arr[:c.height, :c.width])
+    return out
+
+
+def _composite(frame: VideoFrame, patches: list[_Patch]) -> None:
+    frame.make_writable()
+    planes = _planes(frame)
+    for p in patches:
+        region = planes[p.plane][p.rows, p.cols]
+        if p.is_alpha:
+            region[...] = np.maximum(region, (p.add + 0.5).astype(region.dtype))
+        else:
+            region[...] = (region * p.keep + p.add + 0.5).astype(region.dtype)
+
+
+def _rotate(frame: VideoFrame, turns: int) -> VideoFrame:
+    """The frame as it is displayed: rotated `turns` quarter turns counterclockwise."""
+    w, h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    out = VideoFrame(w, h, frame.format.name)
+    for src, dst in zip(_planes(frame), _planes(out), strict=True):
+        dst[...] = np.rot90(src, turns)
+    out.pts, out.time_base = frame.pts, frame.time_base
+    out.color_range, out.colorspace = frame.color_range, frame.colorspace
+    return out
+
+
+def layout(size: tuple[int, int], notice: str, position: Position = "top-left",
+           font_path: Path = FONT_PATH) -> Layout:
+    """The image layout with glyphs HEIGHT_MARGIN_PX taller than 5 % of the shortest side
+    (and LEGIBLE_PX tall where the frame has room)."""
+    minimum = math.ceil(MIN_HEIGHT_RATIO * min(size)) + HEIGHT_MARGIN_PX
+    if minimum < LEGIBLE_PX:
+        try:
+            return _layout(size, notice, position, font_path, LEGIBLE_PX)
+        except NoticeError:
+            pass
+    return _layout(size, notice, position, font_path, minimum)
+
+
+def _overlay(size: tuple[int, int], lay: Layout, font_path: Path, light: bool) -> Image.Image:
+    """The notice alone on a transparent canvas; the canvas colour picks the plate."""
+    canvas = Image.new("RGBA", size, (255, 255, 255, 0) if light else (0, 0, 0, 0))
+    return draw_notice(canvas, lay, font_path)
+
+
+def _light_background(frame: VideoFrame, box: tuple[int, int, int, int]) -> bool:
+    grey = _planes(frame.reformat(format="gray"))[0]
+    return bool(grey[box[1]:box[3], box[0]:box[2]].mean() >= 128)
+
+
+def _encoder(src: Path, codec: str, output: OutputContainer) -> str:
+    accepted = output.supported_codecs
+    for name in (*ENCODERS.get(codec, ()), codec):
+        try:
+            av.codec.Codec(name, "w")
+        except (av.error.FFmpegError, ValueError):
+            continue
+        if name in accepted:
+            return name
+    raise UnsupportedFormat(f"{src}: no encoder for {codec} video in this PyAV build "
+                            f"that the {output.format.name} container accepts")
+
+
+def _muxer(src: Path, container: InputContainer) -> str:
+    family = set(container.format.name.split(","))
+    if "mp4" in family:  # the QuickTime family shares one demuxer; the brand tells them apart
+        brand = container.metadata.get("major_brand", "").strip().lower()
+        return "mov" if brand == "qt" else "3gp" if brand.startswith("3g") else "mp4"
+    if "matroska" in family:
+        with src.open("rb") as f:
+            return "webm" if _WEBM_DOCTYPE.search(f.read(64)) else "matroska"
+    for name in ("avi", "flv"):
+        if name in family:
+            return name
+    raise UnsupportedFormat(f"{src}: {container.format.long_name} video is unsupported for "
+                            "marking (MP4, MOV, MKV, WebM, AVI, FLV are)")
+
+
+def _open(src: Path) -> InputContainer:
+    try:
+        return av.open(str(src), "r")
+    except av.error.FFmpegError as exc:
+        raise MalformedFile(f"{src}: not a readable video: {exc.strerror or exc}") from None
+
+
+def _video_stream(src: Path, container: InputContainer) -> VideoStream:
+    streams = [s for s in container.streams.video
+               if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        raise UnsupportedFormat(f"{src}: has no video stream to mark")
+    if len(streams) > 1:
+        raise UnsupportedFormat(f"{src}: has {len(streams)} video streams; marking handles one")
+    return streams[0]
+
+
+def _probe(src: Path) -> _Probe:
+    """What the first decoded frame says: display rotation and pixel format."""
+    with _open(src) as container:
+        muxer = _muxer(src, container)
+        stream = _video_stream(src, container)
+        try:
+            first = next(container.decode(stream), None)
+        except av.error.FFmpegError as exc:
+            raise MalformedFile(f"{src}: video does not decode: {exc.strerror or exc}") from None
+        if first is None:
+            raise MalformedFile(f"{src}: the video stream has no decodable frame")
+        if first.width * first.height > MAX_FRAME_PIXELS:
+            raise UnsupportedFormat(f"{src}: {first.width}x{first.height} exceeds the frame "
+                                    "pixel limit")
+        if first.rotation % 90:
+            raise UnsupportedFormat(f"{src}: display rotation {first.rotation}° is unsupported")
+        turns = (first.rotation // 90) % 4
+        size = (first.height, first.width) if turns % 2 else (first.width, first.height)
+        return _Probe(muxer, turns, first.format.name, size)
+
+
+def _clean_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items()
+            if k.upper() not in STALE_TAGS and not k.upper().startswith("_STATISTICS")}
+
+
+def _add_video_stream(src: Path, output: OutputContainer, stream: VideoStream,
+                      probe: _Probe, options: dict[str, str] | None) -> VideoStream:
+    ctx = stream.codec_context
+    encoder = _encoder(src, ctx.codec.canonical_name, output)
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    out = output.add_stream(encoder, rate=rate)
+    if not isinstance(out, VideoStream):
+        raise UnsupportedFormat(f"{src}: {encoder} is not a video encoder")
+    out.width, out.height = probe.size
+    formats = [f.name for f in av.codec.Codec(encoder, "w").video_formats or ()]
+    out.pix_fmt = probe.pix_fmt if probe.pix_fmt in formats or not formats else (
+        "yuv420p" if "yuv420p" in formats else formats[0])
+    tb = stream.time_base or Fraction(1, 90000)
+    if encoder in ("mpeg4", "mjpeg") and tb.denominator > 65535:
+        tb = 1 / Fraction(rate).limit_denominator(65535)  # the MPEG-4 part 2 time base limit
+    out.codec_context.time_base = tb
+    out.time_base = tb
+    for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
+        value = getattr(ctx, attr, None)
+        if value:
+            setattr(out.codec_context, attr, value)
+    sar = ctx.sample_aspect_ratio
+    if sar:
+        out.codec_context.sample_aspect_ratio = 1 / sar if probe.rotation % 2 else sar
+    if encoder in QUALITY or options:
+        out.codec_context.options = {**QUALITY.get(encoder, {}), **(options or {})}
+    else:
+        out.codec_context.qscale = True
+        out.codec_context.global_quality = FIXED_QUANTISER * FF_QP2LAMBDA
+    out.metadata.update(_clean_tags(dict(stream.metadata)))
+    return out
+
+
+def _frames(src: Path, container: InputContainer, stream: VideoStream) -> Iterator[
+        tuple[VideoFrame | None, av.Packet[Stream] | None]]:
+    """Demux in file order: decoded video frames, or packets of other streams."""
+    packets = container.demux()
+    while True:
+        try:
+            packet = next(packets)
+            frames = stream.decode(packet) if packet.stream is stream else None
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            raise MalformedFile(f"{src}: corrupt media data: {exc.strerror or exc}") from None
+        if frames is None:
+            yield None, packet
+        else:
+            for frame in frames:
+                yield frame, None
+
+
+class _Marks(NamedTuple):
+    """The two notices, each laid out once for the displayed frame size."""
+
+    opening: Layout
+    opening_seconds: float
+    persistent: Layout | None
+    font_path: Path
+
+
+class _Compositor:
+    """Turns decoded frames into displayed, marked frames in the encoder's format."""
+
+    def __init__(self, probe: _Probe, marks: _Marks, out_format: str) -> None:
+        self.probe, self.marks, self.out_format = probe, marks, out_format
+        self.work_format = probe.pix_fmt if _plain(probe.pix_fmt) else _work_format(probe.pix_fmt)
+        self.patches: dict[str, list[_Patch]] = {}
+        self.start: float | None = None
+        self.frames = self.marked = 0
+
+    def _apply(self, frame: VideoFrame, which: str, lay: Layout) -> None:
+        if which not in self.patches:
+            # Plate colour chosen once from the first frame so it does not flicker.
+            light = _light_background(frame, lay.plate)
+            overlay = _overlay(self.probe.size, lay, self.marks.font_path, light)
+            self.patches[which] = _patches(overlay, lay.plate, frame)
+        _composite(frame, self.patches[which])
+
+    def __call__(self, frame: VideoFrame, rate: float) -> VideoFrame:
+        t = frame.time if frame.time is not None else self.frames / rate
+        self.start = t if self.start is None else self.start
+        opening = t - self.start < self.marks.opening_seconds
+        persistent = self.marks.persistent
+        if opening or persistent is not None or self.probe.rotation:
+            if frame.format.name != self.work_format:
+                frame = frame.reformat(format=self.work_format)
+            if self.probe.rotation:
+                frame = _rotate(frame, self.probe.rotation)
+        if opening:
+            self._apply(frame, "opening", self.marks.opening)
+            self.marked += 1
+        elif persistent is not None:
+            self._apply(frame, "persistent", persistent)
+        if frame.format.name != self.out_format:
+            frame = frame.reformat(format=self.out_format)
+        frame.pict_type = PictureType.NONE  # let the encoder place its own keyframes
+        self.frames += 1
+        return frame
+
+
+def _add_streams(src: Path, container: InputContainer, output: OutputContainer,
+                 video: VideoStream, probe: _Probe, options: dict[str, str] | None
+                 ) -> tuple[VideoStream, dict[int, Stream]]:
+    """Output streams in the input's order: the re-encoded video, the rest as copies."""
+    encoded = _add_video_stream(src, output, video, probe, options)
+    encoded.disposition = video.disposition
+    copies: dict[int, Stream] = {}
+    for stream in container.streams:
+        if stream is video:
+            continue
+        if stream.type == "data" and "timecode" in stream.metadata and probe.muxer in MOV_FAMILY:
+            # A QuickTime timecode track: the muxer writes a fresh one from this tag.
+            encoded.metadata.setdefault("timecode", stream.metadata["timecode"])
+            continue
+        try:
+            copy = output.add_stream_from_template(stream)
+        except (av.error.FFmpegError, ValueError, TypeError) as exc:
+            raise UnsupportedFormat(f"{src}: cannot copy {stream.type} stream #{stream.index} "
+                                    f"into {probe.muxer}: {exc}") from None
+        copy.metadata.update(_clean_tags(dict(stream.metadata)))
+        copy.disposition = stream.disposition
+        copies[stream.index] = copy
+    return encoded, copies
+
+
+def _transcode(src: Path, container: InputContainer, output: OutputContainer, probe: _Probe,
+               marks: _Marks, options: dict[str, str] | None) -> tuple[str, _Compositor, int]:
+    stream = _video_stream(src, container)
+    stream.thread_type = "AUTO"
+    out, copies = _add_streams(src, container, output, stream, probe, options)
+    output.metadata.update(_clean_tags(dict(container.metadata)))
+    output.start_encoding()
+    compositor = _Compositor(probe, marks, out.pix_fmt or probe.pix_fmt)
+    enc_tb = out.codec_context.time_base
+    rate = float(out.codec_context.rate or 25)
+    for frame, packet in _frames(src, container, stream):
+        if frame is None:
+            assert packet is not None
+            copy = copies.get(packet.stream.index)
+            if copy is not None and packet.dts is not None and packet.size:
+                packet.stream = copy
+                output.mux(packet)
+            continue
+        marked = compositor(frame, rate)
+        if marked.pts is not None and marked.time_base and marked.time_base != enc_tb:
+            marked.pts = round(marked.pts * marked.time_base / enc_tb)
+            marked.time_base = enc_tb
+        output.mux(out.encode(marked))
+    output.mux(out.encode(None))
+    if compositor.frames == 0:
+        raise MalformedFile(f"{src}: the video stream has no decodable frame")
+    return out.codec_context.name, compositor, len(copies)
+
+
+def _write(src: Path, out_file: Any, probe: _Probe, marks: _Marks,
+           options: dict[str, str] | None) -> tuple[str, _Compositor, int]:
+    """Transcode into `out_file`. Input problems raise MalformedFile (from `_frames`);
+    everything libav refuses on the output side is UnsupportedFormat."""
+    with _open(src) as container:
+        output = av.open(out_file, "w", format=probe.muxer)
+        try:
+            result = _transcode(src, container, output, probe, marks, options)
+            output.close()
+        except av.error.FFmpegError as exc:
+            raise UnsupportedFormat(f"{src}: cannot write {probe.muxer}: "
+                                    f"{exc.strerror or exc}") from None
+        finally:
+            with contextlib.suppress(av.error.FFmpegError):
+                output.close()  # after an error: release libav state, output is discarded
+        return result
+
+
+def _verify(path: Path, frames: int) -> None:
+    """Read the output back: it must demux, with one video packet per encoded frame."""
+    try:
+        with av.open(str(path), "r") as container:
+            stream = container.streams.video[0]
+            packets = sum(1 for p in container.demux(stream) if p.size)
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise VerificationFailed(f"{path}: written video does not read back: {exc}") from None
+    if packets != frames:
+        raise VerificationFailed(f"{path}: written video has {packets} frames, expected {frames}")
+
+
+def mark_video(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None = None,
+    *,
+    notice: str = DEFAULT_ZH,
+    position: Position = "top-left",
+    opening_seconds: float = DEFAULT_OPENING_SECONDS,
+    persistent: bool = False,
+    persistent_notice: str = PERSISTENT_NOTICE,
+    persistent_position: Position | None = None,
+    font_path: Path = FONT_PATH,
+    encoder_options: dict[str, str] | None = None,
+    label: AIGCLabel | None = None,
+) -> VideoMarkResult:
+    """Draw the notice on the opening `opening_seconds` of `src` (and, if `persistent`, a
+    short mark on every later frame) and write to `dst` (in place if None) in the same
+    container and codec family; then write the implicit `label`, or carry over the
+    source's own compliant label when none is given. `encoder_options` override the
+    encoder's defaults (e.g. {"preset": "veryfast"} for libx264)."""
+    notice = check_notice(notice)
+    mark_notice = check_notice(persistent_notice) if persistent else None
+    mark_position = persistent_position or position
+    for p in (position, mark_position):
+        if p not in POSITIONS:
+            raise NoticeError(f"position {p!r} is not one of {', '.join(POSITIONS)}")
+    if not math.isfinite(opening_seconds) or opening_seconds < MIN_OPENING_SECONDS:
+        raise NoticeError(f"opening_seconds {opening_seconds} is below the {MIN_OPENING_SECONDS}"
+                          " s GB 45438 §5.4 requires")
+    check_glyphs(notice + (mark_notice or ""), font_path)
+    s = Path(src)
+    d = s if dst is None else Path(dst)
+    if d.is_dir():
+        raise UnsupportedFormat(f"{d}: output path is a directory")
+    probe = _probe(s)
+    marks = _Marks(layout(probe.size, notice, position, font_path), opening_seconds,
+                   layout(probe.size, mark_notice, mark_position, font_path)
+                   if mark_notice else None, font_path)
+    if label is None:
+        label = inspect(s).label  # keep the producer's implicit label through the re-encode
+    with atomic_output(d, mode_from=s) as (out, tmp):
+        encoder, done, copied = _write(s, out, probe, marks, encoder_options)
+    try:
+        _verify(tmp, done.frames)
+        if label is not None:
+            write_label(tmp, d, label)
+            tmp.unlink(missing_ok=True)
+        else:
+            commit(tmp, d)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return VideoMarkResult(str(d), probe.muxer, encoder, done.frames, done.marked,
+                           opening_seconds, marks.opening, marks.persistent, copied, label)
