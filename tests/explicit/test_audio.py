@@ -38,6 +38,7 @@ Signal = NDArray[np.float64]
 # kind: (suffix, ffmpeg encoder arguments or None for soundfile, lossless?)
 KINDS = {
     "wav16": (".wav", None, True),
+    "wav24": (".wav", None, True),
     "wavfloat": (".wav", None, True),
     "flac": (".flac", None, True),
     "mp3": (".mp3", ["-c:a", "libmp3lame", "-b:a", "96k"], False),
@@ -45,8 +46,8 @@ KINDS = {
     "opus": (".opus", ["-c:a", "libopus", "-b:a", "64k"], False),
     "aac": (".m4a", ["-c:a", "aac", "-b:a", "96k"], False),
 }
-CODECS = {"wav16": "pcm_s16le", "wavfloat": "pcm_f32le", "flac": "flac", "mp3": "mp3",
-          "vorbis": "vorbis", "opus": "opus", "aac": "aac"}
+CODECS = {"wav16": "pcm_s16le", "wav24": "pcm_s24le", "wavfloat": "pcm_f32le", "flac": "flac",
+          "mp3": "mp3", "vorbis": "vorbis", "opus": "opus", "aac": "aac"}
 
 
 def content(rate: int, channels: int, seconds: float = 0.8, peak: float = 0.5) -> Signal:
@@ -63,7 +64,8 @@ def make_input(tmp_path: Path, kind: str, rate: int, channels: int, **kw: float)
     src = tmp_path / f"in-{kind}{suffix}"
     x = content(rate, channels, **kw)
     if ffmpeg_args is None:
-        subtype = {"wav16": "PCM_16", "wavfloat": "FLOAT", "flac": "PCM_24"}[kind]
+        subtype = {"wav16": "PCM_16", "wav24": "PCM_24", "wavfloat": "FLOAT",
+                   "flac": "PCM_24"}[kind]
         soundfile.write(src, x, rate, subtype=subtype)
         return src
     wav = tmp_path / f"pcm-{kind}.wav"
@@ -168,7 +170,7 @@ def best_correlation(a: Signal, b: Signal, max_lag: int) -> float:
     return float((products / (np.linalg.norm(core) * np.sqrt(energy) + 1e-12)).max())
 
 
-CASES = [("wav16", 16000, 1), ("wav16", 44100, 2), ("wavfloat", 48000, 2),
+CASES = [("wav16", 16000, 1), ("wav16", 44100, 2), ("wav24", 44100, 1), ("wavfloat", 48000, 2),
          ("flac", 48000, 1), ("flac", 44100, 2), ("mp3", 16000, 1), ("mp3", 44100, 2),
          ("vorbis", 44100, 1), ("vorbis", 16000, 2), ("opus", 48000, 1), ("opus", 48000, 2),
          ("aac", 48000, 1), ("aac", 16000, 2)]
@@ -399,6 +401,27 @@ def test_corrupt_input(tmp_path: Path) -> None:
         _no_output(tmp_path, out)
 
 
+def test_32_bit_flac_is_refused_not_truncated(tmp_path: Path) -> None:
+    """FLAC stores at most 24 bits of a decoded s32 sample when re-encoding: content with
+    32 significant bits would lose 8 of them, so it is refused."""
+    src = tmp_path / "deep.flac"
+    samples = np.random.default_rng(3).integers(-2 ** 30, 2 ** 30, (1, 4410), dtype=np.int32)
+    with av.open(str(src), "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=44100, options={
+            "strict": "experimental", "bits_per_raw_sample": "32"})
+        stream.codec_context.layout = "mono"
+        stream.codec_context.format = "s32"
+        frame = av.AudioFrame.from_ndarray(samples, format="s32", layout="mono")
+        frame.sample_rate, frame.pts = 44100, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    np.testing.assert_array_equal(decode(src).native, samples)  # a real 32-bit FLAC
+    out = tmp_path / "out.flac"
+    with pytest.raises(UnsupportedFormat, match="more than 24 bits"):
+        mark_audio(src, out)
+    _no_output(tmp_path, out)
+
+
 def test_unsupported_input(tmp_path: Path) -> None:
     from PIL import Image
 
@@ -431,6 +454,12 @@ def test_bad_notice_settings_leave_no_output(tmp_path: Path) -> None:
     broken.write_bytes(b"OggS" + bytes(100))
     with pytest.raises(MalformedFile, match=r"broken\.opus"):
         mark_audio(src, out, prompt="both", voice_clip=broken)
+    for name, signal, why in (
+            ("silent.flac", np.zeros(8000), "is silent"),
+            ("long.flac", 0.1 * np.sin(np.arange(8000 * 31) * 0.3), "longer than 30 s")):
+        soundfile.write(tmp_path / name, signal, 8000)
+        with pytest.raises(NoticeError, match=why):
+            mark_audio(src, out, prompt="voice", voice_clip=tmp_path / name)
     with pytest.raises(NoticeError, match="prompt"):
         mark_audio(src, out, prompt="beep")  # type: ignore[arg-type]
     with pytest.raises(NoticeError, match="position"):
