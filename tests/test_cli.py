@@ -29,7 +29,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def no_temp_files(folder: Path) -> bool:
-    return not [p for p in folder.rglob("*") if p.name.endswith(".sgtmp")]
+    return not [p for p in folder.rglob("*") if ".sgtmp" in p.name]
 
 
 @pytest.fixture
@@ -118,7 +118,12 @@ def test_bad_file_one_line_no_output(tmp_path: Path, content: bytes) -> None:
     assert src.read_bytes() == content
     proc = sg("inspect", src, "--json")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert json.loads(proc.stdout)["verdict"] == "inconclusive"
+    report = json.loads(proc.stdout)
+    # Text content is plain text whatever the name says; anything else is inconclusive.
+    assert report["verdict"] == ("not_found" if content.startswith(b"garbage")
+                                 else "inconclusive")
+    if content.startswith(b"garbage"):
+        assert report["format"] == "text"
 
 
 def test_in_place_keeps_mode(images: Path) -> None:
@@ -197,3 +202,13 @@ def test_mark_unsupported_and_tiny(tmp_path: Path) -> None:
     proc = sg("mark", tiny, "-o", tmp_path / "o.png", "--no-implicit")
     assert proc.returncode == 1 and "too small" in one_line_error(proc)
     assert not (tmp_path / "o.png").exists() and no_temp_files(tmp_path)
+
+
+@pytest.mark.parametrize("name,content", [
+    ("data.json", '{"a": 1}'), ("notes.yaml", "---\na: 1\n"), ("page.html", "<p>x</p>")])
+def test_text_formats_are_not_markdown(tmp_path: Path, name: str, content: str) -> None:
+    src = tmp_path / name
+    src.write_text(content, encoding="utf-8")
+    proc = sg("label", src, "--producer", PRODUCER, "--produce-id", "x", "-o", tmp_path / "o")
+    assert proc.returncode == 1 and "only an explicit label" in one_line_error(proc)
+    assert src.read_text(encoding="utf-8") == content and not (tmp_path / "o").exists()

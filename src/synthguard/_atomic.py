@@ -17,7 +17,9 @@ TEMP_SUFFIX = ".sgtmp"
 def atomic_output(dst: Path, *, mode_from: Path | None = None) -> Iterator[tuple[BinaryIO, Path]]:
     """Yield (file, temp path) in `dst`'s directory. On normal exit the temp file is
     fsynced and stays for the caller to verify and `commit`; on error it is removed."""
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=TEMP_SUFFIX, dir=dst.parent)
+    # The temp name keeps the destination's extension: text formats are told apart by it.
+    fd, name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=TEMP_SUFFIX + dst.suffix,
+                                dir=dst.parent)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "w+b") as f:

@@ -33,7 +33,7 @@ def walk(paths: Iterable[Path], *, recursive: bool, extensions: set[str]) -> lis
                 rel = f.relative_to(p)
                 if (f.is_file() and f.suffix.lower() in extensions
                         and not any(part.startswith(".") for part in rel.parts)
-                        and not f.name.endswith(TEMP_SUFFIX)):
+                        and TEMP_SUFFIX not in f.name):
                     jobs.append(Job(f, p, len(jobs)))
         elif p.exists():
             jobs.append(Job(p, None, len(jobs)))

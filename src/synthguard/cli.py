@@ -39,8 +39,8 @@ def _error(message: str) -> None:
     typer.echo(f"synthguard: error: {message}", err=True)
 
 
-def _extensions() -> set[str]:
-    return {e for c in all_carriers() for e in c.EXTENSIONS}
+def _extensions(*, writable: bool = False) -> set[str]:
+    return {e for c in all_carriers() if c.WRITABLE or not writable for e in c.EXTENSIONS}
 
 
 def _describe(exc: BaseException) -> str:
@@ -113,10 +113,12 @@ def _report_each(jobs: list[Job], work: Callable[[Job], T], workers: int, as_jso
     return failed
 
 
-def _jobs(paths: list[Path], recursive: bool,
-          extra_extensions: frozenset[str] = frozenset()) -> list[Job]:
+def _jobs(paths: list[Path], recursive: bool, extensions: set[str] | None = None) -> list[Job]:
+    """The files to work on; folders give the files with one of `extensions` (default:
+    every format we read)."""
     try:
-        jobs = walk(paths, recursive=recursive, extensions=_extensions() | extra_extensions)
+        jobs = walk(paths, recursive=recursive,
+                    extensions=_extensions() if extensions is None else extensions)
     except SynthGuardError as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
@@ -155,7 +157,7 @@ def label_cmd(
     if (out is None) == (not in_place):
         _error("give exactly one of -o/--output and --in-place")
         raise typer.Exit(2)
-    jobs = _jobs(paths, recursive)
+    jobs = _jobs(paths, recursive, _extensions(writable=True))
     many = len(jobs) > 1
     try:
         check_template(produce_id, many=many, field="ProduceID")
@@ -220,7 +222,7 @@ def mark_cmd(
     if (out is None) == (not in_place):
         _error("give exactly one of -o/--output and --in-place")
         raise typer.Exit(2)
-    jobs = _jobs(paths, recursive, extra_extensions=frozenset({".html", ".htm"}))
+    jobs = _jobs(paths, recursive, _extensions() | {".html", ".htm"})
     many = len(jobs) > 1
     try:
         check_notice(text)

@@ -54,9 +54,12 @@ def by_name(name: str) -> Carrier | None:
 def detect(head: bytes, path: Path | None = None) -> Carrier | None:
     """The carrier whose sniffer accepts these leading bytes; the file name's extension
     only breaks ties for formats without a signature (text)."""
-    matches = [c for c in all_carriers() if c.sniff(head[:SNIFF_BYTES])]
-    if len(matches) > 1 and path is not None:
-        ext = path.suffix.lower()
+    ext = path.suffix.lower() if path is not None else None
+    # Text formats have no signature: a carrier that says EXTENSION_REQUIRED claims a
+    # file only under its own extensions (front matter must not land in a .json file).
+    matches = [c for c in all_carriers() if c.sniff(head[:SNIFF_BYTES])
+               and (not getattr(c, "EXTENSION_REQUIRED", False) or ext in c.EXTENSIONS)]
+    if len(matches) > 1 and ext is not None:
         preferred = [c for c in matches if ext in c.EXTENSIONS]
         if preferred:
             return preferred[0]

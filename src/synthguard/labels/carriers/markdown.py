@@ -44,6 +44,9 @@ _CLOSE = re.compile(rb"^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
 _YAML_ERRORS = (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError)
 
 
+EXTENSION_REQUIRED = True  # any text sniffs as Markdown; only .md/.markdown files are
+
+
 def sniff(head: bytes) -> bool:
     head = head[:SNIFF_BYTES]
     return head.removeprefix(BOM).startswith(b"---") or looks_like_text(head)
