@@ -436,8 +436,17 @@ def test_unsupported_input(tmp_path: Path) -> None:
     subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i",
                     "color=c=red:s=32x32:d=0.2", "-i", str(wav), "-shortest", "-c:v",
                     "mpeg4", "-c:a", "aac", str(video)], check=True, timeout=60)
+    # MP3 frames at 16 kHz, then at 44.1 kHz: one output stream cannot hold both rates.
+    mixed = tmp_path / "mixed.mp3"
+    for rate in (16000, 44100):
+        part = tmp_path / f"part{rate}.mp3"
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"sine=f=300:d=0.5:r={rate}", "-c:a", "libmp3lame", "-write_xing", "0",
+                        "-id3v2_version", "0", str(part)], check=True, timeout=60)
+        with mixed.open("ab") as f:
+            f.write(part.read_bytes())
     for src, why in ((png, "png files are unsupported"), (adpcm, "adpcm_ms audio"),
-                     (video, "video stream")):
+                     (video, "video stream"), (mixed, "changes sample rate")):
         out = tmp_path / f"out{src.suffix}"
         with pytest.raises(UnsupportedFormat, match=why):
             mark_audio(src, out)
@@ -464,6 +473,8 @@ def test_bad_notice_settings_leave_no_output(tmp_path: Path) -> None:
         mark_audio(src, out, prompt="beep")  # type: ignore[arg-type]
     with pytest.raises(NoticeError, match="position"):
         mark_audio(src, out, position="middle")  # type: ignore[arg-type]
+    with pytest.raises(UnsupportedFormat, match="is a directory"):
+        mark_audio(src, tmp_path)
     assert out.read_bytes() == b"previous"  # a failed run leaves the old file alone
     assert not list(tmp_path.glob(".*sgtmp"))
     for bad in ({"frequency_hz": 50.0}, {"unit_s": 1.0}, {"level_dbfs": 0.0},

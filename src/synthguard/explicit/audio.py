@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from synthguard._atomic import atomic_output, commit
-from synthguard.errors import MalformedFile
+from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.explicit.audio_io import AudioInput, carrier_format, splice, verify_output
 from synthguard.explicit.wording import NoticeError
 from synthguard.labels.aigc import AIGCLabel
@@ -197,6 +197,8 @@ def mark_audio(
         raise NoticeError(f"position {position!r} is not one of {', '.join(POSITIONS)}")
     s = Path(src)
     d = s if dst is None else Path(dst)
+    if d.is_dir():
+        raise UnsupportedFormat(f"{d}: output path is a directory")
     clip = VOICE_CLIP if voice_clip is None else Path(voice_clip)
     if prompt != "rhythm" and not clip.is_file():
         raise NoticeError(f"{clip}: voice notice clip not found")

@@ -11,7 +11,7 @@ carried over, except an old AIGC label, which the caller writes afresh.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -121,13 +121,14 @@ class AudioInput:
             self.picture_packets: list[Packet[Stream]] = []
             self._frames = self._decode()
             first = next(self._frames, None)
+            if first is None:
+                raise MalformedFile(f"{path}: no audio samples; there is nothing to mark")
         except BaseException:
+            if hasattr(self, "_frames"):
+                self._frames.close()
             self.container.close()
             raise
-        if first is None:
-            self.container.close()
-            raise MalformedFile(f"{path}: no audio samples; there is nothing to mark")
-        self.first = first
+        self.first: av.AudioFrame = first
         self.shape = shape_of(first)
 
     def _streams(self) -> tuple[AudioStream, list[Stream]]:
@@ -147,6 +148,7 @@ class AudioInput:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._frames.close()  # before the container: the generator holds its demuxer
         self.container.close()
 
     def _encoder(self) -> str:
@@ -160,7 +162,7 @@ class AudioInput:
         raise UnsupportedFormat(f"{self.path}: {decoder} audio in {self.fmt} is unsupported "
                                 "for marking")
 
-    def _decode(self) -> Iterator[av.AudioFrame]:
+    def _decode(self) -> Generator[av.AudioFrame, None, None]:
         try:
             for packet in self.container.demux():
                 if packet.stream.index == self.stream.index:
@@ -206,6 +208,7 @@ class _AvSink:
             ctx.bit_rate = inp.bitrate()
         # FLAC and ALAC store at most 24 of an s32 sample's bits: refuse to drop the rest.
         self.check_24_bits = inp.encoder in _LOSSLESS and shape.format.startswith("s32")
+        self.path = inp.path
         self.container.metadata.update(_tags(dict(inp.container.metadata)))
         self.stream.metadata.update(_tags(dict(inp.stream.metadata)))
         if inp.fmt != "ogg":  # Ogg cover art lives in the comments, copied with them
@@ -220,8 +223,8 @@ class _AvSink:
 
     def write(self, frame: av.AudioFrame) -> None:
         if self.check_24_bits and np.any(np.asarray(frame.to_ndarray(), np.int32) & 0xFF):
-            raise UnsupportedFormat("samples of more than 24 bits cannot be re-encoded "
-                                    "losslessly")
+            raise UnsupportedFormat(f"{self.path}: samples of more than 24 bits cannot be "
+                                    "re-encoded losslessly")
         frame.pts = self.samples
         self.samples += frame.samples
         self.container.mux(self.stream.encode(frame))
@@ -297,10 +300,6 @@ def splice(inp: AudioInput, out: BinaryIO, head: NDArray[np.float64],
         sink.close()
     except (av.FFmpegError, soundfile.LibsndfileError) as exc:
         raise UnsupportedFormat(f"{inp.path}: the {inp.encoder} encoder failed: {exc}") from None
-    except UnsupportedFormat as exc:
-        if str(inp.path) in str(exc):
-            raise
-        raise UnsupportedFormat(f"{inp.path}: {exc}") from None
     if inp.fmt == "ogg":
         _copy_ogg_comments(inp.path, out)
     return Spliced(start, content)
