@@ -57,13 +57,13 @@ class Rhythm:
     PARIS standard's 12 words per minute, easy to follow for an untrained ear) it lasts
     1.1 s. GB 45438 gives no durations; these are the Morse code the standard cites.
 
-    The tone is a 1 kHz sine: the ear is most sensitive around 1–4 kHz, and 1 kHz survives
-    telephone bandwidth, 8 kHz sampling and every lossy codec. Its peak is −18 dBFS, the
-    EBU R 68 alignment level: clearly audible next to programme material yet far from full
-    scale, so it neither startles nor clips after lossy coding. Each burst is gated with
-    raised-cosine ramps of 5 ms centred on its nominal edges: an abrupt gate would click
-    (a broadband splatter), and centring the ramps keeps every element at its nominal
-    length measured at half amplitude.
+    The tone is a 1 kHz sine, the reference tone of audio practice: it lies where hearing
+    is sensitive, and it survives telephone bandwidth, 8 kHz sampling and lossy codecs.
+    Its peak is −18 dBFS, the EBU R 68 alignment level: clearly audible next to programme
+    material yet far from full scale, so it neither startles nor clips after lossy coding.
+    Each burst is gated with raised-cosine ramps of 5 ms centred on its nominal edges: an
+    abrupt gate would click (a broadband splatter), and centring the ramps keeps every
+    element at its nominal length measured at half amplitude.
     """
 
     frequency_hz: float = 1000.0
