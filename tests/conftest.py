@@ -3,7 +3,7 @@
 PostgreSQL comes from SYNTHGUARD_TEST_POSTGRES_URL (CI starts a Debian PostgreSQL and
 sets it). Without the URL the PostgreSQL half skips locally and fails under CI, like a
 missing tool (tests/tools.py). Each test sees an empty database: a new SQLite file, or,
-on PostgreSQL, a schema migrated once per test process and truncated before each test
+on PostgreSQL, a schema migrated once per test process and emptied before each test
 (migrating a fresh schema per test would cost most of the suite's time).
 `database_url` gives a fresh, unmigrated database for tests of the migrations.
 """
@@ -77,8 +77,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         db.migrate()
     else:
         db = Database(request.getfixturevalue("_migrated_postgres"))
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # DELETE, not TRUNCATE: on a few rows it is several times faster.
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
     yield db
     db.dispose()
