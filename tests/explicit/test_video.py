@@ -17,10 +17,21 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from synthguard import inspect, label
 from synthguard.errors import MalformedFile, UnsupportedFormat
+from synthguard.explicit.image import FONT_PATH
 from synthguard.explicit.video import MIN_OPENING_SECONDS, mark_video
+from synthguard.explicit.video_overlay import (
+    Compositor,
+    Marks,
+    composite,
+    layout,
+    overlay,
+    patches,
+    planes,
+)
 from synthguard.explicit.wording import NoticeError
 from synthguard.labels import AIGCLabel
 from tests.tools import require_tool
@@ -339,3 +350,54 @@ def test_bad_inputs_leave_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "audio.m4a", "existing.mp4", "garbage.mp4", "good.mp4", "tiny.mkv", "truncated.mp4",
         "two.mkv"]
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le",
+                                     "gbrp", "gray", "yuva420p", "nv12", "rgb24", "pal8"])
+@pytest.mark.parametrize("size", [(321, 241), (200, 150)])
+def test_compositing_matches_the_rendered_notice(pix_fmt: str, size: tuple[int, int]) -> None:
+    """Blending into the planes gives the picture an RGB alpha-composite would, in every
+    pixel format, and leaves every sample outside the notice exactly as it was."""
+    w, h = size
+    # Darker than mid-grey on average: the compositor picks the dark plate, as `drawn` has.
+    rgb = np.random.default_rng(7).integers(20, 170, (h, w, 3), dtype=np.uint8)
+
+    def frame() -> av.VideoFrame:
+        if pix_fmt == "pal8":  # swscale cannot write a palette; PIL quantizes instead
+            img = Image.fromarray(rgb).quantize(256)
+            pal = np.asarray(img.getpalette() or [], np.uint8).reshape(-1, 3)
+            argb = np.zeros((256, 4), np.uint8)
+            argb[:, 0], argb[:len(pal), 1:] = 255, pal
+            return av.VideoFrame.from_ndarray((np.asarray(img), argb), format="pal8")
+        return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+
+    lay = layout(size, "本内容由人工智能生成", "bottom-right")
+    drawn = overlay(size, lay, FONT_PATH, light=False)
+    # swscale cannot write a palette: such a source is encoded as RGB.
+    out_fmt = "rgb24" if pix_fmt == "pal8" else pix_fmt
+    compositor = Compositor(Marks(size, 0, lay, 10.0, None), pix_fmt, out_fmt)
+    work = frame().reformat(format=compositor.work_format)  # packed formats: a planar twin
+    before = [p.copy() for p in planes(work)]
+    before_rgb = work.to_ndarray(format="rgb24").astype(int)
+    # The whole frame as the box: the chroma-aligned box runs past odd edges.
+    composite(work, patches(drawn, (0, 0, w, h), work))
+    x0, y0, x1, y1 = lay.plate
+    for old, new in zip(before, planes(work), strict=True):
+        fx, fy = round(w / old.shape[1]), round(h / old.shape[0])
+        outside = np.ones(old.shape, bool)
+        # PIL draws the plate's far edges inclusive: one more row and column.
+        outside[y0 // fy:-(-(y1 + 1) // fy), x0 // fx:-(-(x1 + 1) // fx)] = False
+        assert np.array_equal(old[outside], new[outside])
+    expected = Image.alpha_composite(
+        Image.fromarray(before_rgb.astype(np.uint8)).convert("RGBA"), drawn)
+    want = np.asarray(expected.convert("RGB")).astype(int)[y0:y1, x0:x1]
+    got = work.to_ndarray(format="rgb24").astype(int)[y0:y1, x0:x1]
+    if pix_fmt == "gray":
+        want = want.mean(axis=2, keepdims=True)
+        got = got.mean(axis=2, keepdims=True)
+    assert np.abs(got - want).mean() < 4  # subsampled chroma smears colour at glyph edges
+    ink = np.asarray(drawn.crop(lay.plate).getchannel("R")) > 250
+    assert got[ink].mean() >= 240  # white text stays white
+    # Through the whole compositor (and back to the packed format) the notice is there too.
+    out = compositor(frame(), 25.0).to_ndarray(format="rgb24")
+    assert np.abs(out[y0:y1, x0:x1].astype(int) - want).mean() < 6

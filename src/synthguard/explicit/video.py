@@ -23,26 +23,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import av
-import numpy as np
 from av.container import InputContainer, OutputContainer
 from av.stream import Stream
-from av.video.frame import PictureType, VideoFrame
+from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
-from PIL import Image
 
 from synthguard._atomic import atomic_output, commit
 from synthguard.errors import MalformedFile, UnsupportedFormat, VerificationFailed
-from synthguard.explicit.image import (
-    FONT_PATH,
-    LEGIBLE_PX,
-    MIN_HEIGHT_RATIO,
-    POSITIONS,
-    Layout,
-    Position,
-    _layout,
-    check_glyphs,
-    draw_notice,
-)
+from synthguard.explicit.image import FONT_PATH, POSITIONS, Layout, Position, check_glyphs
+from synthguard.explicit.video_overlay import Compositor, Marks, layout
 from synthguard.explicit.wording import DEFAULT_ZH, NoticeError, check_notice
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.api import inspect, write_label
@@ -51,9 +40,6 @@ MIN_OPENING_SECONDS = 2.0  # GB 45438 §5.4: shown for at least 2 s
 DEFAULT_OPENING_SECONDS = 3.0  # a margin over the minimum for players that skip the start
 PERSISTENT_NOTICE = "AI生成"  # shortest wording with both elements
 MAX_FRAME_PIXELS = 8192 * 8192
-# Lossy re-encoding softens glyph edges and the drawn text can land half a pixel off the
-# grid it was measured on; the extra rows keep the 5 % height true in the decoded video.
-HEIGHT_MARGIN_PX = 2
 
 # Preferred encoders per decoded codec; the first one this build has and the output
 # container accepts wins. H.264 falls back to MPEG-4 part 2 where libx264 is missing.
@@ -97,138 +83,11 @@ class VideoMarkResult:
     label: AIGCLabel | None  # the implicit label written (given, or carried over from src)
 
 
-class _Patch(NamedTuple):
-    """The notice pre-blended for one plane: new = old * keep + add over rows x cols; an
-    alpha plane is instead raised to `add` (the notice is opaque wherever it is drawn)."""
-
-    plane: int
-    rows: slice
-    cols: slice
-    keep: np.ndarray
-    add: np.ndarray
-    is_alpha: bool
-
-
 class _Probe(NamedTuple):
     muxer: str
     rotation: int  # quarter turns counterclockwise needed for display
     pix_fmt: str
     size: tuple[int, int]  # as displayed
-
-
-def _plain(name: str) -> bool:
-    """One component per plane, no palette, byte-addressable: compositable in place."""
-    fmt = av.VideoFormat(name)
-    comps = fmt.components
-    return (not fmt.has_palette and not fmt.is_bayer and not fmt.is_bit_stream
-            and len({c.plane for c in comps}) == len(comps)
-            and all(c.bits <= 16 for c in comps)
-            and (not fmt.is_big_endian or all(c.bits <= 8 for c in comps)))
-
-
-def _work_format(name: str) -> str:
-    """The planar format a packed one is composited in (same colour model, no matrix)."""
-    fmt = av.VideoFormat(name)
-    alpha = any(c.is_alpha for c in fmt.components)
-    if fmt.is_rgb or fmt.has_palette:
-        return "gbrap" if alpha else "gbrp"
-    return "yuva444p" if alpha else "yuv444p"
-
-
-def _patches(overlay: Image.Image, box: tuple[int, int, int, int], frame: VideoFrame
-             ) -> list[_Patch]:
-    """Blend factors of a grey notice overlay for each plane of `frame`'s format.
-
-    The notice is neutral (white or black text on a black or white plate), so in YUV it
-    is pure luma with chroma at the midpoint, and in planar RGB the same on every plane:
-    no colour matrix is involved, only the frame's luma range.
-    """
-    fmt = frame.format
-    w, h = frame.width, frame.height
-    comps = av.VideoFormat(fmt.name, w, h).components
-    sx = max(1, w // min(c.width for c in comps))
-    sy = max(1, h // min(c.height for c in comps))
-    # Align the box to the chroma grid so each chroma sample averages whole luma blocks.
-    x0, y0 = box[0] // sx * sx, box[1] // sy * sy
-    x1, y1 = min(w, -(-box[2] // sx) * sx), min(h, -(-box[3] // sy) * sy)
-    rgba = np.asarray(overlay.crop((x0, y0, x1, y1)), dtype=np.float32) / 255.0
-    grey, alpha = rgba[..., 0], rgba[..., 3]
-    full = fmt.is_rgb or fmt.name.startswith("yuvj") or frame.color_range == 2
-    patches = []
-    for c in comps:
-        top = float((1 << c.bits) - 1)
-        fx, fy = w // c.width, h // c.height
-        a = alpha.reshape(alpha.shape[0] // fy, fy, alpha.shape[1] // fx, fx).mean(axis=(1, 3))
-        if c.is_alpha:
-            keep, add = np.ones_like(a), a * top
-        elif c.is_chroma:
-            keep, add = 1.0 - a, a * float(1 << (c.bits - 1))
-        else:
-            lo, hi = (0.0, top) if full else (16.0 * (top + 1) / 256, 235.0 * (top + 1) / 256)
-            g = grey.reshape(a.shape[0], fy, a.shape[1], fx).mean(axis=(1, 3))
-            keep, add = 1.0 - a, a * (lo + g * (hi - lo))
-        patches.append(_Patch(c.plane, slice(y0 // fy, y1 // fy), slice(x0 // fx, x1 // fx),
-                              keep.astype(np.float32), add.astype(np.float32), c.is_alpha))
-    return patches
-
-
-def _planes(frame: VideoFrame) -> list[np.ndarray]:
-    """Writable views of the frame's planes (the frame must be writable)."""
-    comps = av.VideoFormat(frame.format.name, frame.width, frame.height).components
-    out = []
-    for c in sorted(comps, key=lambda c: c.plane):
-        plane = frame.planes[c.plane]
-        dtype = np.dtype(np.uint8 if c.bits <= 8 else "<u2")
-        arr = np.frombuffer(memoryview(plane), dtype=dtype)
-        arr = arr.reshape(-1, plane.line_size // dtype.itemsize)
-        out.append(arr[:c.height, :c.width])
-    return out
-
-
-def _composite(frame: VideoFrame, patches: list[_Patch]) -> None:
-    frame.make_writable()
-    planes = _planes(frame)
-    for p in patches:
-        region = planes[p.plane][p.rows, p.cols]
-        if p.is_alpha:
-            region[...] = np.maximum(region, (p.add + 0.5).astype(region.dtype))
-        else:
-            region[...] = (region * p.keep + p.add + 0.5).astype(region.dtype)
-
-
-def _rotate(frame: VideoFrame, turns: int) -> VideoFrame:
-    """The frame as it is displayed: rotated `turns` quarter turns counterclockwise."""
-    w, h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
-    out = VideoFrame(w, h, frame.format.name)
-    for src, dst in zip(_planes(frame), _planes(out), strict=True):
-        dst[...] = np.rot90(src, turns)
-    out.pts, out.time_base = frame.pts, frame.time_base
-    out.color_range, out.colorspace = frame.color_range, frame.colorspace
-    return out
-
-
-def layout(size: tuple[int, int], notice: str, position: Position = "top-left",
-           font_path: Path = FONT_PATH) -> Layout:
-    """The image layout with glyphs HEIGHT_MARGIN_PX taller than 5 % of the shortest side
-    (and LEGIBLE_PX tall where the frame has room)."""
-    minimum = math.ceil(MIN_HEIGHT_RATIO * min(size)) + HEIGHT_MARGIN_PX
-    if minimum < LEGIBLE_PX:
-        try:
-            return _layout(size, notice, position, font_path, LEGIBLE_PX)
-        except NoticeError:
-            pass
-    return _layout(size, notice, position, font_path, minimum)
-
-
-def _overlay(size: tuple[int, int], lay: Layout, font_path: Path, light: bool) -> Image.Image:
-    """The notice alone on a transparent canvas; the canvas colour picks the plate."""
-    canvas = Image.new("RGBA", size, (255, 255, 255, 0) if light else (0, 0, 0, 0))
-    return draw_notice(canvas, lay, font_path)
-
-
-def _light_background(frame: VideoFrame, box: tuple[int, int, int, int]) -> bool:
-    grey = _planes(frame.reformat(format="gray"))[0]
-    return bool(grey[box[1]:box[3], box[0]:box[2]].mean() >= 128)
 
 
 def _encoder(src: Path, codec: str, output: OutputContainer) -> str:
@@ -302,6 +161,23 @@ def _clean_tags(tags: dict[str, str]) -> dict[str, str]:
             if k.upper() not in STALE_TAGS and not k.upper().startswith("_STATISTICS")}
 
 
+def _encoder_format(encoder: str, decoded: str) -> str:
+    """The decoded pixel format if the encoder takes it, else the nearest one it does in
+    the same colour model (swscale cannot write palettes, so those are never chosen)."""
+    formats = [f for f in av.codec.Codec(encoder, "w").video_formats or ()
+               if not f.has_palette]
+    names = [f.name for f in formats]
+    if not formats or decoded in names:
+        return decoded
+    source = av.VideoFormat(decoded)
+    rgb = source.is_rgb or source.has_palette
+    same_model = [f.name for f in formats if f.is_rgb == rgb]
+    for preferred in ("yuv420p", "rgb24"):
+        if preferred in same_model:
+            return preferred
+    return same_model[0] if same_model else names[0]
+
+
 def _add_video_stream(src: Path, output: OutputContainer, stream: VideoStream,
                       probe: _Probe, options: dict[str, str] | None) -> VideoStream:
     ctx = stream.codec_context
@@ -311,9 +187,7 @@ def _add_video_stream(src: Path, output: OutputContainer, stream: VideoStream,
     if not isinstance(out, VideoStream):
         raise UnsupportedFormat(f"{src}: {encoder} is not a video encoder")
     out.width, out.height = probe.size
-    formats = [f.name for f in av.codec.Codec(encoder, "w").video_formats or ()]
-    out.pix_fmt = probe.pix_fmt if probe.pix_fmt in formats or not formats else (
-        "yuv420p" if "yuv420p" in formats else formats[0])
+    out.pix_fmt = _encoder_format(encoder, probe.pix_fmt)
     tb = stream.time_base or Fraction(1, 90000)
     if encoder in ("mpeg4", "mjpeg") and tb.denominator > 65535:
         tb = 1 / Fraction(rate).limit_denominator(65535)  # the MPEG-4 part 2 time base limit
@@ -354,55 +228,6 @@ def _frames(src: Path, container: InputContainer, stream: VideoStream) -> Iterat
                 yield frame, None
 
 
-class _Marks(NamedTuple):
-    """The two notices, each laid out once for the displayed frame size."""
-
-    opening: Layout
-    opening_seconds: float
-    persistent: Layout | None
-    font_path: Path
-
-
-class _Compositor:
-    """Turns decoded frames into displayed, marked frames in the encoder's format."""
-
-    def __init__(self, probe: _Probe, marks: _Marks, out_format: str) -> None:
-        self.probe, self.marks, self.out_format = probe, marks, out_format
-        self.work_format = probe.pix_fmt if _plain(probe.pix_fmt) else _work_format(probe.pix_fmt)
-        self.patches: dict[str, list[_Patch]] = {}
-        self.start: float | None = None
-        self.frames = self.marked = 0
-
-    def _apply(self, frame: VideoFrame, which: str, lay: Layout) -> None:
-        if which not in self.patches:
-            # Plate colour chosen once from the first frame so it does not flicker.
-            light = _light_background(frame, lay.plate)
-            overlay = _overlay(self.probe.size, lay, self.marks.font_path, light)
-            self.patches[which] = _patches(overlay, lay.plate, frame)
-        _composite(frame, self.patches[which])
-
-    def __call__(self, frame: VideoFrame, rate: float) -> VideoFrame:
-        t = frame.time if frame.time is not None else self.frames / rate
-        self.start = t if self.start is None else self.start
-        opening = t - self.start < self.marks.opening_seconds
-        persistent = self.marks.persistent
-        if opening or persistent is not None or self.probe.rotation:
-            if frame.format.name != self.work_format:
-                frame = frame.reformat(format=self.work_format)
-            if self.probe.rotation:
-                frame = _rotate(frame, self.probe.rotation)
-        if opening:
-            self._apply(frame, "opening", self.marks.opening)
-            self.marked += 1
-        elif persistent is not None:
-            self._apply(frame, "persistent", persistent)
-        if frame.format.name != self.out_format:
-            frame = frame.reformat(format=self.out_format)
-        frame.pict_type = PictureType.NONE  # let the encoder place its own keyframes
-        self.frames += 1
-        return frame
-
-
 def _add_streams(src: Path, container: InputContainer, output: OutputContainer,
                  video: VideoStream, probe: _Probe, options: dict[str, str] | None
                  ) -> tuple[VideoStream, dict[int, Stream]]:
@@ -429,13 +254,13 @@ def _add_streams(src: Path, container: InputContainer, output: OutputContainer,
 
 
 def _transcode(src: Path, container: InputContainer, output: OutputContainer, probe: _Probe,
-               marks: _Marks, options: dict[str, str] | None) -> tuple[str, _Compositor, int]:
+               marks: Marks, options: dict[str, str] | None) -> tuple[str, Compositor, int]:
     stream = _video_stream(src, container)
     stream.thread_type = "AUTO"
     out, copies = _add_streams(src, container, output, stream, probe, options)
     output.metadata.update(_clean_tags(dict(container.metadata)))
     output.start_encoding()
-    compositor = _Compositor(probe, marks, out.pix_fmt or probe.pix_fmt)
+    compositor = Compositor(marks, probe.pix_fmt, out.pix_fmt or probe.pix_fmt)
     enc_tb = out.codec_context.time_base
     rate = float(out.codec_context.rate or 25)
     for frame, packet in _frames(src, container, stream):
@@ -457,8 +282,8 @@ def _transcode(src: Path, container: InputContainer, output: OutputContainer, pr
     return out.codec_context.name, compositor, len(copies)
 
 
-def _write(src: Path, out_file: Any, probe: _Probe, marks: _Marks,
-           options: dict[str, str] | None) -> tuple[str, _Compositor, int]:
+def _write(src: Path, out_file: Any, probe: _Probe, marks: Marks,
+           options: dict[str, str] | None) -> tuple[str, Compositor, int]:
     """Transcode into `out_file`. Input problems raise MalformedFile (from `_frames`);
     everything libav refuses on the output side is UnsupportedFormat."""
     with _open(src) as container:
@@ -521,9 +346,9 @@ def mark_video(
     if d.is_dir():
         raise UnsupportedFormat(f"{d}: output path is a directory")
     probe = _probe(s)
-    marks = _Marks(layout(probe.size, notice, position, font_path), opening_seconds,
-                   layout(probe.size, mark_notice, mark_position, font_path)
-                   if mark_notice else None, font_path)
+    opening = layout(probe.size, notice, position, font_path)
+    mark = layout(probe.size, mark_notice, mark_position, font_path) if mark_notice else None
+    marks = Marks(probe.size, probe.rotation, opening, opening_seconds, mark, font_path)
     if label is None:
         label = inspect(s).label  # keep the producer's implicit label through the re-encode
     with atomic_output(d, mode_from=s) as (out, tmp):
