@@ -7,6 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from synthguard.config import (
     DEMO_MODEL,
@@ -169,3 +171,18 @@ def test_bad_environment_values_name_the_variable(tmp_path: Path) -> None:
         Config.load(None, env(tmp_path, SYNTHGUARD_BLOCK_PER_DAY="five"))
     with pytest.raises(ConfigError, match="cannot read config"):
         Config.load(tmp_path / "missing.toml", env(tmp_path))
+
+
+@given(st.binary(min_size=32, max_size=96))
+def test_any_long_enough_secret_round_trips_in_every_text_form(raw: bytes) -> None:
+    for text in (raw.hex(), raw.hex().upper(), base64.b64encode(raw).decode(),
+                 base64.urlsafe_b64encode(raw).decode().rstrip("=")):
+        assert decode_secret(f" {text}\n", "x") == raw
+
+
+@given(st.text(max_size=80))
+def test_secret_text_never_fails_otherwise_than_with_config_error(text: str) -> None:
+    try:
+        assert len(decode_secret(text, "x")) >= 32
+    except ConfigError:
+        pass
