@@ -1,0 +1,198 @@
+"""`POST /v1/chat/completions` after admission: backend → output review → labels →
+record → response, for whole answers and for SSE streams.
+
+A stream's chunks are the OpenAI API's (`chat.completion.chunk`, `choices[0].delta`,
+`finish_reason` on the last chunk, then `data: [DONE]`); the notice prefix is the first
+chunk's content and the suffix the last content chunk. When a stream must stop after it
+has started, the client gets an `{"error": {...}}` data event, as the OpenAI API sends,
+and no `[DONE]`. The record is committed before the last byte is sent, and also when the
+client goes away mid-stream.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from synthguard.accounts import canonical_digest
+from synthguard.gateway import errors
+from synthguard.gateway.backends import Backend, BackendError, ChatDelta
+from synthguard.gateway.context import RequestContext, Withheld
+from synthguard.gateway.labeling import Labeler
+from synthguard.gateway.recording import Recorder, RecordFailed
+from synthguard.gateway.review import ReviewContext, Reviewer, ReviewFailed
+from synthguard.gateway.schemas import ChatCompletionRequest, upstream_payload
+from synthguard.gateway.streaming import HeldBackRelease, OutputBlocked, review_text
+from synthguard.labels import AIGCLabel
+
+OVERHEAD_HEADER = "X-SynthGuard-Overhead-Ms"
+
+
+@dataclass
+class ChatService:
+    backends: dict[str, Backend]
+    upstream_models: dict[str, str]
+    reviewer: Reviewer
+    labeler: Labeler
+    recorder: Recorder
+    window_chars: int
+    review_timeout_s: float
+
+    async def complete(self, ctx: RequestContext) -> Response:
+        request = ctx.request
+        assert isinstance(request, ChatCompletionRequest) and ctx.model is not None
+        payload = upstream_payload(request, self.upstream_models[ctx.model])
+        started = time.perf_counter()
+        try:
+            result = await self.backends[ctx.model].chat(payload)
+        finally:
+            ctx.backend_s += time.perf_counter() - started
+        review_ctx = ReviewContext(ctx.record_id, ctx.endpoint, _user(ctx))
+        try:
+            verdict = await review_text(self.reviewer, result.text, stage="output",
+                                        context=review_ctx, timeout_s=self.review_timeout_s)
+        except ReviewFailed as exc:
+            raise Withheld(errors.review_unavailable(), "error",
+                        {"mode": "whole", "decision": "failed", "failure": str(exc),
+                         "windows_reviewed": 0}) from None
+        review = {"mode": "whole", "reviewer": self.reviewer.name, "windows_reviewed": 1,
+                  "decision": "allowed" if verdict.allowed else "blocked", **verdict.as_dict()}
+        if not verdict.allowed:
+            raise Withheld(errors.output_blocked(verdict.category or "policy"), "blocked_output",
+                        review)
+        label = self.labeler.aigc(ctx.record_id)
+        text = self.labeler.text(result.text)
+        await self.recorder.write(ctx, "ok", output_digest=canonical_digest(text),
+                                  output_review=review,
+                                  labels=self.labeler.text_record(label, streamed=False))
+        body = {
+            "id": f"chatcmpl-{ctx.record_id}", "object": "chat.completion",
+            "created": int(time.time()), "model": ctx.model, "system_fingerprint": None,
+            "choices": [{"index": 0, "finish_reason": result.finish_reason, "logprobs": None,
+                         "message": {"role": "assistant", "content": text,
+                                     "refusal": None}}],
+            "usage": result.usage, "synthguard": self.labeler.extension(label)}
+        return JSONResponse(body, headers=self._headers(ctx, label))
+
+    def _headers(self, ctx: RequestContext, label: AIGCLabel) -> dict[str, str]:
+        return {**ctx.response_headers, **self.labeler.header(label),
+                OVERHEAD_HEADER: f"{ctx.overhead_ms():.3f}"}
+
+    async def stream(self, ctx: RequestContext) -> Response:
+        request = ctx.request
+        assert isinstance(request, ChatCompletionRequest) and ctx.model is not None
+        payload = {**upstream_payload(request, self.upstream_models[ctx.model]), "stream": True}
+        deltas = _Timed(self.backends[ctx.model].chat_stream(payload), ctx)
+        # Wait for the model's first delta before answering: a model server that fails at
+        # once gets a proper HTTP error instead of a stream that errors immediately.
+        first = await deltas.first()
+        label = self.labeler.aigc(ctx.record_id)
+        headers = self._headers(ctx, label)
+        return StreamingResponse(self._events(ctx, deltas, first, label),
+                                 media_type="text/event-stream",
+                                 headers={**headers, "Cache-Control": "no-cache"})
+
+    async def _events(self, ctx: RequestContext, deltas: _Timed, first: ChatDelta | None,
+                      label: AIGCLabel) -> AsyncIterator[bytes]:
+        chunks = _Chunks(f"chatcmpl-{ctx.record_id}", ctx.model or "",
+                         self.labeler.extension(label))
+        release = HeldBackRelease(self.reviewer,
+                                  ReviewContext(ctx.record_id, ctx.endpoint, _user(ctx)),
+                                  window_chars=self.window_chars,
+                                  timeout_s=self.review_timeout_s)
+        notice = self.labeler.streaming
+        status, error, finished = "error", None, False
+        try:
+            yield chunks.make({"role": "assistant", "content": notice.prefix}, first=True)
+            async for window in release.release(deltas.texts(first)):
+                yield chunks.make({"content": window})
+            if notice.suffix:
+                yield chunks.make({"content": notice.suffix})
+            status = "ok"
+        except OutputBlocked as exc:
+            status, error = "blocked_output", errors.output_blocked(exc.result.category
+                                                                    or "policy")
+        except ReviewFailed:
+            error = errors.review_unavailable()
+        except BackendError as exc:
+            error = (errors.upstream_timeout() if exc.timeout
+                     else errors.upstream_error(str(exc), exc.status))
+        finally:
+            # Runs on client disconnect too (the generator is cancelled or closed), so
+            # the record is shielded from that cancellation.
+            with anyio.CancelScope(shield=True):
+                report = release.report.as_dict()
+                released = notice.prefix + release.report.text
+                if status == "ok":
+                    released += notice.suffix
+                code = error.code if error else (None if status == "ok" else
+                                                 "client_disconnected")
+                try:
+                    await self.recorder.write(
+                        ctx, status, error_code=code, output_digest=canonical_digest(released),
+                        output_review={"reviewer": self.reviewer.name, **report},
+                        labels=self.labeler.text_record(label, streamed=True))
+                    finished = True
+                except RecordFailed:
+                    error = errors.store_unavailable()
+        if error is not None:
+            yield error.sse_event()
+        elif finished:
+            yield chunks.make({}, finish_reason=deltas.finish_reason or "stop")
+            yield b"data: [DONE]\n\n"
+
+
+def _user(ctx: RequestContext) -> str | None:
+    return ctx.key.user_id if ctx.key else None
+
+
+class _Timed:
+    """The backend's deltas, with the time spent waiting on them charged to the backend
+    (so the overhead figure is ours alone) and the model's finish reason kept."""
+
+    def __init__(self, source: AsyncIterator[ChatDelta], ctx: RequestContext) -> None:
+        self._source = source
+        self._ctx = ctx
+        self.finish_reason: str | None = None
+
+    async def _next(self) -> ChatDelta | None:
+        started = time.perf_counter()
+        try:
+            return await self._source.__anext__()
+        except StopAsyncIteration:
+            return None
+        finally:
+            self._ctx.backend_s += time.perf_counter() - started
+
+    async def first(self) -> ChatDelta | None:
+        return await self._next()
+
+    async def texts(self, first: ChatDelta | None) -> AsyncIterator[str]:
+        delta = first
+        while delta is not None:
+            if delta.finish_reason:
+                self.finish_reason = delta.finish_reason
+            if delta.text:
+                yield delta.text
+            delta = await self._next()
+
+
+class _Chunks:
+    def __init__(self, chunk_id: str, model: str, extension: dict[str, Any]) -> None:
+        self._base = {"id": chunk_id, "object": "chat.completion.chunk",
+                      "created": int(time.time()), "model": model, "system_fingerprint": None}
+        self._extension = extension
+
+    def make(self, delta: dict[str, Any], *, first: bool = False,
+             finish_reason: str | None = None) -> bytes:
+        chunk: dict[str, Any] = {**self._base, "choices": [
+            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+        if first or finish_reason:
+            chunk["synthguard"] = self._extension
+        return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"

@@ -1,0 +1,100 @@
+"""`POST /v1/images/generations` and `POST /v1/audio/speech` after admission:
+backend → labels (visible/audible notice, then metadata label, then read-back) →
+record → response.
+
+The built-in reviewer reads text, so image and audio outputs are recorded as not
+reviewed, with the reason; the moderation engine that can read them plugs in later.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from starlette.responses import JSONResponse, Response
+
+from synthguard.accounts import canonical_digest
+from synthguard.errors import SynthGuardError
+from synthguard.gateway import errors
+from synthguard.gateway.backends import Backend
+from synthguard.gateway.chat import OVERHEAD_HEADER
+from synthguard.gateway.context import RequestContext, Withheld
+from synthguard.gateway.labeling import LabeledFile, Labeler, LabelingFailed
+from synthguard.gateway.recording import Recorder
+from synthguard.gateway.schemas import ImageGenerationRequest, SpeechRequest, upstream_payload
+from synthguard.labels import AIGCLabel
+
+AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac",
+              "opus": "audio/ogg; codecs=opus"}
+NOT_REVIEWED_IMAGE = {"reviewed": False, "reason": "no reviewer for image content is "
+                      "configured; the prompt was reviewed"}
+NOT_REVIEWED_AUDIO = {"reviewed": False, "reason": "no reviewer for audio content is "
+                      "configured; the text to speak was reviewed"}
+
+
+@dataclass
+class MediaService:
+    backends: dict[str, Backend]
+    upstream_models: dict[str, str]
+    labeler: Labeler
+    recorder: Recorder
+
+    async def _call(self, ctx: RequestContext, method: str) -> Any:
+        assert ctx.request is not None and ctx.model is not None
+        payload = upstream_payload(ctx.request, self.upstream_models[ctx.model])
+        started = time.perf_counter()
+        try:
+            return await getattr(self.backends[ctx.model], method)(payload)
+        finally:
+            ctx.backend_s += time.perf_counter() - started
+
+    async def _label(self, fn: Any, *args: Any) -> LabeledFile:
+        try:
+            result: LabeledFile = await anyio.to_thread.run_sync(fn, *args)
+        except (LabelingFailed, SynthGuardError, OSError) as exc:
+            raise Withheld(errors.labeling_failed(), "error",
+                           {"reviewed": False, "labeling": type(exc).__name__}) from exc
+        return result
+
+    def _headers(self, ctx: RequestContext, label: AIGCLabel) -> dict[str, str]:
+        return {**ctx.response_headers, **self.labeler.header(label),
+                OVERHEAD_HEADER: f"{ctx.overhead_ms():.3f}"}
+
+    async def images(self, ctx: RequestContext) -> Response:
+        request = ctx.request
+        assert isinstance(request, ImageGenerationRequest)
+        images: list[bytes] = await self._call(ctx, "images")
+        label = self.labeler.aigc(ctx.record_id)
+        labeled = [await self._label(self.labeler.image, data, label) for data in images]
+        digests = [hashlib.sha256(f.data).hexdigest() for f in labeled]
+        await self.recorder.write(
+            ctx, "ok", output_digest=canonical_digest(digests), output_review=NOT_REVIEWED_IMAGE,
+            labels=self.labeler.file_record(label, "image_notice", list(zip(labeled, digests,
+                                                                            strict=True))))
+        data = []
+        for f in labeled:
+            b64 = base64.b64encode(f.data).decode("ascii")
+            item = ({"url": f"data:image/{f.carrier};base64,{b64}"}
+                    if request.response_format == "url" else {"b64_json": b64})
+            data.append({**item, "revised_prompt": None})
+        body = {"created": int(time.time()), "data": data,
+                "synthguard": self.labeler.extension(label)}
+        return JSONResponse(body, headers=self._headers(ctx, label))
+
+    async def speech(self, ctx: RequestContext) -> Response:
+        request = ctx.request
+        assert isinstance(request, SpeechRequest)
+        fmt = request.response_format or "mp3"
+        audio: bytes = await self._call(ctx, "speech")
+        label = self.labeler.aigc(ctx.record_id)
+        labeled = await self._label(self.labeler.audio, audio, fmt, label)
+        digest = hashlib.sha256(labeled.data).hexdigest()
+        await self.recorder.write(
+            ctx, "ok", output_digest=digest, output_review=NOT_REVIEWED_AUDIO,
+            labels=self.labeler.file_record(label, "audio_rhythm_prompt", [(labeled, digest)]))
+        return Response(labeled.data, media_type=AUDIO_MIME[fmt],
+                        headers=self._headers(ctx, label))

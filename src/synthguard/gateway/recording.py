@@ -1,0 +1,60 @@
+"""The durable record stage: one record per request, allowed or refused, committed before
+the response completes; and the one structured log line per request that goes with it.
+
+A request that cannot be recorded gets no generated content: `RecordFailed` makes the
+caller answer 503 instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+
+from synthguard.accounts import Records, RequestRecord
+from synthguard.gateway.context import RequestContext
+
+log = logging.getLogger("synthguard.gateway")
+
+
+class RecordFailed(Exception):
+    """The record store did not take the record."""
+
+
+class Recorder:
+    def __init__(self, records: Records) -> None:
+        self._records = records
+
+    def new_id(self) -> str:
+        return self._records.new_id()
+
+    async def write(self, ctx: RequestContext, status: str, *, error_code: str | None = None,
+                    output_digest: str | None = None,
+                    output_review: dict[str, Any] | None = None,
+                    labels: dict[str, Any] | None = None) -> float:
+        """Commit the request's record; returns the overhead it recorded, in ms."""
+        if ctx.recorded:
+            raise RuntimeError(f"request {ctx.record_id} is already recorded")
+        key = ctx.key
+        overhead = ctx.overhead_ms()
+        record = RequestRecord(
+            id=ctx.record_id, created_at=ctx.created_at,
+            org_id=key.org_id if key else None, user_id=key.user_id if key else None,
+            key_id=key.key_id if key else None, endpoint=ctx.endpoint, model=ctx.model,
+            status=status, input_digest=ctx.input_digest, output_digest=output_digest,
+            input_review=ctx.input_review, output_review=output_review, labels=labels,
+            enforcement=ctx.enforcement, error_code=error_code, overhead_ms=overhead)
+        try:
+            await anyio.to_thread.run_sync(self._records.write, record)
+        except Exception as exc:
+            log.error("request record not written", extra={
+                "event": "record_failed", "record_id": ctx.record_id,
+                "error": type(exc).__name__})
+            raise RecordFailed(ctx.record_id) from exc
+        ctx.recorded = True
+        log.info("request", extra={
+            "event": "request", "record_id": ctx.record_id, "endpoint": ctx.endpoint,
+            "model": ctx.model, "status": status, "error_code": error_code,
+            "key_id": key.key_id if key else None, "overhead_ms": overhead})
+        return overhead
