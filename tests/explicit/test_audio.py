@@ -312,7 +312,7 @@ def test_in_place_keeps_the_input_label(tmp_path: Path) -> None:
     assert report.verdict == "compliant" and report.label is not None
     assert report.label.fields()["ProduceID"] == "kept-1"
     assert len(prompts(decode(src).signal[0], 44100)) == 1
-    assert not list(tmp_path.glob(".*sgtmp"))
+    assert not list(tmp_path.glob(".*sgtmp*"))
 
 
 def test_bitrate_follows_the_input(tmp_path: Path) -> None:
@@ -360,7 +360,7 @@ def test_tags_and_cover_art_are_kept(tmp_path: Path, suffix: str) -> None:
 
 def _no_output(tmp_path: Path, out: Path) -> None:
     assert not out.exists()
-    assert not list(tmp_path.glob(".*sgtmp"))
+    assert not list(tmp_path.glob(".*sgtmp*"))
 
 
 def test_zero_length_audio(tmp_path: Path) -> None:
@@ -476,7 +476,7 @@ def test_bad_notice_settings_leave_no_output(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedFormat, match="is a directory"):
         mark_audio(src, tmp_path)
     assert out.read_bytes() == b"previous"  # a failed run leaves the old file alone
-    assert not list(tmp_path.glob(".*sgtmp"))
+    assert not list(tmp_path.glob(".*sgtmp*"))
     for bad in ({"frequency_hz": 50.0}, {"unit_s": 1.0}, {"level_dbfs": 0.0},
                 {"ramp_s": 0.08}):
         with pytest.raises(NoticeError):

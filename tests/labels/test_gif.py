@@ -369,7 +369,13 @@ def test_lying_sizes_are_malformed(index: int) -> None:
 
 
 def test_broken_xmp_packet_is_malformed() -> None:
-    _refused(with_blocks(make("static-87a"), [xmp_extension(b"<x:xmpmeta>")]))
+    # A broken packet that could hold a label makes the file unreadable; one that cannot
+    # (no AIGC in it) is no label site, but we refuse to merge a label into it.
+    _refused(with_blocks(make("static-87a"), [xmp_extension(b"<x:xmpmeta>AIGC")]))
+    broken = with_blocks(make("static-87a"), [xmp_extension(b"<x:xmpmeta>")])
+    assert sites(broken) == []
+    with pytest.raises(MalformedFile):
+        gif.write(io.BytesIO(broken), io.BytesIO(), FIRST)
 
 
 def test_block_count_is_limited(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import heif
-from synthguard.labels.carriers.tiff import pad_packet
+from synthguard.labels.xmp import add_padding as pad_packet
 from tests.tools import exiftool_json, exiftool_xmp_aigc
 
 pillow_heif.register_heif_opener()

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synthguard.errors import MalformedFile
-from synthguard.labels.xmp import TC260_NS, find_aigc, pad_packet, remove_aigc, set_aigc
+from synthguard.labels.xmp import TC260_NS, find_aigc, fit_packet, remove_aigc, set_aigc
 
 EXISTING = (
     b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>'
@@ -94,10 +94,10 @@ def test_remove_keeps_everything_else() -> None:
     assert b'photoshop:Credit="Studio"' in stripped and b"Sunset &amp; sea" in stripped
 
 
-def test_pad_packet() -> None:
+def test_fit_packet() -> None:
     packet = set_aigc(None, "v", padding=0)
-    padded = pad_packet(packet, len(packet) + 100)
+    padded = fit_packet(packet, len(packet) + 100)
     assert padded is not None and len(padded) == len(packet) + 100
     assert padded.rstrip().endswith(b'<?xpacket end="w"?>')
     assert [v.raw for v in find_aigc(padded)] == ["v"]
-    assert pad_packet(packet, len(packet) - 1) is None
+    assert fit_packet(packet, len(packet) - 1) is None

@@ -24,12 +24,12 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-from synthguard._atomic import atomic_output, commit
+from synthguard._atomic import atomic_output
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.explicit.audio_io import AudioInput, carrier_format, splice, verify_output
 from synthguard.explicit.wording import NoticeError
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.api import inspect, write_label
+from synthguard.labels.api import inspect, publish
 
 Prompt = Literal["rhythm", "voice", "both"]
 Position = Literal["start", "end", "both"]
@@ -215,16 +215,7 @@ def mark_audio(
         tail = np.concatenate([gap, block]) if at_end else np.zeros(0)
         with atomic_output(d, mode_from=s) as (out, tmp):
             spliced = splice(inp, out, head, tail)
-    try:
-        verify_output(tmp, d, inp.shape)
-        if label is not None:
-            write_label(tmp, d, label)
-            tmp.unlink(missing_ok=True)
-        else:
-            commit(tmp, d)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    publish(tmp, d, label, check=lambda: verify_output(tmp, d, inp.shape))
     spans = []
     if at_start:
         spans.append((len(head) - len(gap) - len(block), len(head) - len(gap)))

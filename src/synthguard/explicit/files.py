@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from synthguard._atomic import atomic_output, commit
+from synthguard._atomic import atomic_output
 from synthguard.errors import UnsupportedFormat
 from synthguard.explicit.wording import DEFAULT_ZH
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.api import write_label
+from synthguard.labels.api import publish
 from synthguard.labels.carriers import SNIFF_BYTES, detect
 
 Kind = Literal["image", "audio", "video", "text"]
@@ -113,14 +113,6 @@ def _mark_text_file(src: Path, dst: Path, carrier: str, notice: str, at: str,
     marked = mark_text(text, notice, position=at, fmt=fmt)  # type: ignore[arg-type]
     with atomic_output(dst, mode_from=src) as (out, tmp):
         out.write(marked.encode("utf-8"))
-    try:
-        if label is not None and carrier == "markdown":
-            write_label(tmp, dst, label)
-            tmp.unlink(missing_ok=True)
-        else:
-            commit(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    publish(tmp, dst, label if carrier == "markdown" else None)
     return Marked(str(dst), "text", {"format": fmt,
                                      "implicit": label is not None and carrier == "markdown"})

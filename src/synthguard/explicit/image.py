@@ -18,11 +18,11 @@ from typing import Any, Literal
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont, ImageSequence, JpegImagePlugin, UnidentifiedImageError
 
-from synthguard._atomic import atomic_output, commit
+from synthguard._atomic import atomic_output
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.explicit.wording import DEFAULT_ZH, NoticeError, check_notice
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.api import write_label
+from synthguard.labels.api import publish
 
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right", "top", "bottom"]
 POSITIONS: tuple[Position, ...] = ("top-left", "top-right", "bottom-left", "bottom-right",
@@ -267,13 +267,5 @@ def mark_image(
             opts["disposal"] = 2
     with atomic_output(d, mode_from=s if s.exists() else None) as (out, tmp):
         frames[0].save(out, format=fmt, **opts)
-    try:
-        if label is not None:
-            write_label(tmp, d, label)
-            tmp.unlink(missing_ok=True)
-        else:
-            commit(tmp, d)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    publish(tmp, d, label)
     return MarkResult(str(d), fmt, len(frames), lay, label is not None)

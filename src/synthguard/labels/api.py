@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -181,6 +182,24 @@ def write_label(src: StrPath, dst: StrPath | None, aigc: AIGCLabel) -> Report:
     commit(tmp, d)
     report.path = str(d)
     return report
+
+
+def publish(tmp: Path, dst: Path, aigc: AIGCLabel | None,
+            check: Callable[[], object] | None = None) -> None:
+    """Move a freshly rendered temp file into place: run `check` on it, then either write
+    the implicit label on the way (`write_label(tmp, dst)`) or rename it as it is. On
+    any error the temp file is removed and `dst` is untouched."""
+    try:
+        if check is not None:
+            check()
+        if aigc is not None:
+            write_label(tmp, dst, aigc)
+            tmp.unlink(missing_ok=True)
+        else:
+            commit(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _writable_carrier(path: Path) -> Carrier:

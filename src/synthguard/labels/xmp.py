@@ -136,7 +136,7 @@ def remove_aigc(packet: bytes, *, padding: int = 0) -> bytes:
     return _wrap(_serialize(root, {**_DEFAULT_PREFIXES, **prefixes}), padding)
 
 
-def pad_packet(packet: bytes, size: int) -> bytes | None:
+def fit_packet(packet: bytes, size: int) -> bytes | None:
     """`packet` grown to exactly `size` bytes by widening its trailing padding (the XMP
     way to leave room for in-place edits), or None if it does not fit."""
     end = packet.rfind(b"<?xpacket end")
@@ -145,6 +145,13 @@ def pad_packet(packet: bytes, size: int) -> bytes | None:
     if end < 0:
         return packet + b" " * (size - len(packet))
     return packet[:end] + b" " * (size - len(packet)) + packet[end:]
+
+
+def add_padding(packet: bytes, extra: int) -> bytes:
+    """`packet` with `extra` more bytes of padding before its xpacket trailer."""
+    padded = fit_packet(packet, len(packet) + extra)
+    assert padded is not None  # a size above the packet's own always fits
+    return padded
 
 
 def _wrap(body: str, padding: int) -> bytes:

@@ -17,13 +17,17 @@ format-native location, removing any other AIGC site so one label remains (GB 45
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from synthguard.errors import MalformedFile
+from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel, Finding
 
 SNIFF_BYTES = 64
+COPY_BLOCK = 1 << 20  # media is copied in blocks of this size, never held whole
 
 
 @dataclass
@@ -62,3 +66,47 @@ def take(data: bytes | memoryview, offset: int, size: int, what: str) -> bytes:
         raise MalformedFile(f"truncated {what}: needs {size} bytes at offset {offset}, "
                             f"file has {len(data)}")
     return bytes(data[offset:offset + size])
+
+
+def stream_size(src: BinaryIO) -> int:
+    """The stream's length; the position is left at the start."""
+    size = src.seek(0, io.SEEK_END)
+    src.seek(0)
+    return size
+
+
+def seekable(src: BinaryIO, limit: int, what: str) -> BinaryIO:
+    """`src` itself if it can seek, else its bytes (at most `limit`) in memory."""
+    if src.seekable():
+        return src
+    return io.BytesIO(read_bounded(src, limit, what))
+
+
+def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
+    """Copy `length` bytes from `offset` in blocks; a short source is `MalformedFile`."""
+    src.seek(offset)
+    while length > 0:
+        block = src.read(min(length, COPY_BLOCK))
+        if not block:
+            raise MalformedFile(f"file ended early while copying at offset {src.tell()}")
+        dst.write(block)
+        length -= len(block)
+
+
+def xmp_sites(packet: bytes, location: str, findings: Iterable[Finding] = ()) -> list[Site]:
+    """One site per AIGC property in an XMP packet, with the container's `findings` and
+    the packet's own (attribute form, a namespace other than TC260's)."""
+    if b"AIGC" not in packet:  # a packet without the name cannot hold a site; skip parsing
+        return []
+    sites = []
+    for value in xmp.find_aigc(packet):
+        found = list(findings)
+        if value.form == "attribute":
+            found.append(Finding("xmp-attribute-form", "info",
+                                 "AIGC is an rdf:Description attribute, not an element"))
+        if value.namespace != xmp.TC260_NS:
+            found.append(Finding("xmp-namespace", "error",
+                                 f"AIGC property is in namespace {value.namespace!r}, "
+                                 f"not {xmp.TC260_NS!r}"))
+        sites.append(Site("xmp", location, value.raw, found))
+    return sites

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from synthguard.errors import MalformedFile, UnsupportedFormat
+from synthguard.labels.carriers.base import COPY_BLOCK
 
 MAX_DEPTH = 16
 MAX_BOXES = 200_000  # in one parsed moov, moof ...: far above real files
 MAX_TOP_LEVEL_BOXES = 1_000_000  # a fragment a frame, for hours, stays below this
-COPY_CHUNK = 1 << 20
 U32_MAX = 0xFFFFFFFF
 FREE_TYPES = (b"free", b"skip")
 
@@ -51,9 +51,6 @@ class TopBox:
         return self.offset + self.size
 
 
-def stream_size(f: BinaryIO) -> int:
-    f.seek(0, 2)
-    return f.tell()
 
 
 def walk_top(f: BinaryIO, size: int) -> list[TopBox]:
@@ -94,15 +91,6 @@ def read_exact(f: BinaryIO, offset: int, length: int, what: str) -> bytes:
     return data
 
 
-def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
-    """Copy `length` bytes from `src` at `offset` in bounded chunks (media is never held)."""
-    src.seek(offset)
-    while length > 0:
-        chunk = src.read(min(COPY_CHUNK, length))
-        if not chunk:
-            raise MalformedFile(f"file ended {length} bytes early while copying media data")
-        dst.write(chunk)
-        length -= len(chunk)
 
 
 def free_header(size: int) -> bytes:
@@ -114,7 +102,7 @@ def free_header(size: int) -> bytes:
 
 def write_zeros(dst: BinaryIO, size: int) -> None:
     while size > 0:
-        step = min(COPY_CHUNK, size)
+        step = min(COPY_BLOCK, size)
         dst.write(bytes(step))
         size -= step
 

@@ -17,8 +17,8 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import vorbiscomment
-from synthguard.labels.carriers.base import Site, read_bounded
-from synthguard.labels.carriers.vorbiscomment import VorbisComment, copy_range, stream_size
+from synthguard.labels.carriers.base import Site, copy_range, seekable, stream_size
+from synthguard.labels.carriers.vorbiscomment import VorbisComment
 
 NAME = "flac"
 EXTENSIONS = (".flac",)
@@ -54,7 +54,7 @@ def sniff(head: bytes) -> bool:
 
 
 def read(src: BinaryIO) -> list[Site]:
-    src = _seekable(src)
+    src = seekable(src, MAX_UNSEEKABLE_BYTES, "FLAC stream")
     blocks, _ = _walk(src)
     found: list[Site] = []
     for block in blocks:
@@ -66,7 +66,7 @@ def read(src: BinaryIO) -> list[Site]:
 
 
 def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
-    src = _seekable(src)
+    src = seekable(src, MAX_UNSEEKABLE_BYTES, "FLAC stream")
     blocks, audio_start = _walk(src)
     plan = _plan(src, blocks, audio_start, label)
     dst.write(MAGIC)
@@ -169,10 +169,6 @@ def _header(block_type: int, length: int, last: bool) -> bytes:
 # --- walking ----------------------------------------------------------------------------
 
 
-def _seekable(src: BinaryIO) -> BinaryIO:
-    if src.seekable():
-        return src
-    return io.BytesIO(read_bounded(src, MAX_UNSEEKABLE_BYTES, "FLAC stream"))
 
 
 def _walk(src: BinaryIO) -> tuple[list[Block], int]:

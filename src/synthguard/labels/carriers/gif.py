@@ -20,8 +20,7 @@ from typing import BinaryIO
 
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel, Finding
-from synthguard.labels.carriers.base import Site, read_bounded, take
-from synthguard.labels.carriers.png import xmp_sites
+from synthguard.labels.carriers.base import Site, read_bounded, take, xmp_sites
 from synthguard.labels.xmp import find_aigc, set_aigc
 
 NAME = "gif"

@@ -23,14 +23,8 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.carriers.base import Site, read_bounded
-from synthguard.labels.carriers.tiff import (
-    fit_packet,
-    pad_packet,
-    strip_aigc,
-    write_spliced,
-    xmp_sites,
-)
+from synthguard.labels.carriers.base import Site, read_bounded, xmp_sites
+from synthguard.labels.carriers.tiff import write_spliced
 
 NAME = "heif"
 EXTENSIONS = (".heic", ".heif", ".avif", ".hif")
@@ -388,7 +382,7 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     packet = xmp.set_aigc(heif.item_data(xmps[0]) if xmps else None, label.to_json(),
                           padding=0)
     stores = [(xmps[0], packet)] if xmps else []
-    stores += [(item, strip_aigc(heif.item_data(item))) for item in xmps[1:]
+    stores += [(item, xmp.remove_aigc(heif.item_data(item))) for item in xmps[1:]
                if xmp_sites(heif.item_data(item), "")]
     meta_raw = bytearray(data[meta.at:meta.end])
     edits: dict[int, tuple[int, bytes]] = {}
@@ -407,18 +401,18 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     for n, (item, new) in enumerate(stores):
         spans = heif.extents(item)
         fits = len(spans) == 1 and not (n == 0 and move_first)
-        fitted = fit_packet(new, spans[0][1]) if fits else None
+        fitted = xmp.fit_packet(new, spans[0][1]) if fits else None
         if fitted is not None:
             patch(spans[0][0], fitted)
             continue
-        relocated[item.id] = pad_packet(new, XMP_PADDING)
+        relocated[item.id] = xmp.add_padding(new, XMP_PADDING)
         if b"AIGC" in heif.item_data(item):  # leave no copy of the old label behind
             for at, length in spans:
                 patch(at, b" " * length)
     added: dict[bytes, bytes] = {}
     if not xmps:
         new_id = heif.max_id() + 1
-        relocated[new_id] = pad_packet(packet, XMP_PADDING)
+        relocated[new_id] = xmp.add_padding(packet, XMP_PADDING)
         added = _added_item(heif, new_id, heif.primary())
 
     def build(delta: int) -> bytes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels.aigc import Finding
-from synthguard.labels.carriers.tiff import xmp_sites
+from synthguard.labels.carriers.base import xmp_sites
 from synthguard.labels.xmp import remove_aigc
 
 LABEL_DESCRIPTION = "AIGC"

@@ -22,14 +22,8 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel, Finding
-from synthguard.labels.carriers.base import Site
-from synthguard.labels.carriers.tiff import (
-    TiffView,
-    find_user_comment,
-    neutral_comment,
-    strip_aigc,
-    xmp_sites,
-)
+from synthguard.labels.carriers.base import Site, xmp_sites
+from synthguard.labels.carriers.tiff import TiffView, find_user_comment, neutral_comment
 
 NAME = "jpeg"
 EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif")
@@ -258,7 +252,7 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
         elif _is_xmp(seg) and xmp_sites(seg.payload[len(XMP_SIG):], ""):
             # A second standard packet is outside the JPEG XMP embedding; it stays,
             # with its AIGC property cut out so it is no second label site.
-            stripped = strip_aigc(seg.payload[len(XMP_SIG):])
+            stripped = xmp.remove_aigc(seg.payload[len(XMP_SIG):])
             if len(stripped) > MAX_XMP_PACKET:
                 raise UnsupportedFormat("JPEG unsupported for writing: a second XMP packet "
                                         "without its label no longer fits one APP1 segment")

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels.aigc import MAX_LABEL_CHARS, AIGCLabel, Finding
-from synthguard.labels.carriers.base import Site
+from synthguard.labels.carriers.base import Site, copy_range
 
 NAME = "matroska"
 EXTENSIONS = (".mkv", ".mka", ".webm", ".mk3d")
@@ -44,7 +44,6 @@ MAX_ELEMENTS = 1 << 20  # elements visited inside metadata masters
 MAX_DEPTH = 16  # SimpleTag may nest SimpleTag; real files go two or three deep
 MAX_NAME_BYTES = 256
 MAX_VALUE_BYTES = 4 * MAX_LABEL_CHARS + 1  # decode() reports anything longer as oversized
-COPY_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -124,15 +123,7 @@ class _Reader:
         return self.at(element.data_start, min(element.end - element.data_start, limit))
 
     def copy(self, dst: BinaryIO, offset: int, length: int) -> None:
-        """Copy a byte range in blocks, so a large file is never held in memory."""
-        self.src.seek(offset)
-        while length > 0:
-            block = self.src.read(min(length, COPY_BLOCK))
-            if not block:
-                raise MalformedFile(f"file ended early while copying at offset {offset}")
-            dst.write(block)
-            length -= len(block)
-            offset += len(block)
+        copy_range(self.src, dst, offset, length)
 
 
 def _vint(buf: bytes, pos: int, what: str, *, keep_marker: bool = False) -> tuple[int, int]:

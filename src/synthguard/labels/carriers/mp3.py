@@ -11,7 +11,6 @@ and the ID3v1 tag are copied byte for byte.
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -19,9 +18,13 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile
 from synthguard.labels.aigc import AIGCLabel, Finding
 from synthguard.labels.carriers import id3
-from synthguard.labels.carriers.base import Site, read_bounded
-from synthguard.labels.carriers.tiff import xmp_sites
-from synthguard.labels.carriers.vorbiscomment import copy_range, stream_size
+from synthguard.labels.carriers.base import (
+    Site,
+    copy_range,
+    seekable,
+    stream_size,
+    xmp_sites,
+)
 
 NAME = "mp3"
 EXTENSIONS = (".mp3",)
@@ -78,7 +81,7 @@ def sniff(head: bytes) -> bool:
 
 
 def read(src: BinaryIO) -> list[Site]:
-    src = _seekable(src)
+    src = seekable(src, MAX_UNSEEKABLE_BYTES, "MP3 stream")
     layout = _layout(src)
     found: list[Site] = []
     for tag in (layout.lead, *layout.trailers):
@@ -90,7 +93,7 @@ def read(src: BinaryIO) -> list[Site]:
 
 
 def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
-    src = _seekable(src)
+    src = seekable(src, MAX_UNSEEKABLE_BYTES, "MP3 stream")
     layout = _layout(src)
     dst.write(id3.build(layout.lead, label.to_json()))
     copy_range(src, dst, layout.audio_start, layout.audio_end - layout.audio_start)
@@ -181,10 +184,6 @@ def _without_label(trailer: Trailer) -> bytes:
 # --- layout -----------------------------------------------------------------------------
 
 
-def _seekable(src: BinaryIO) -> BinaryIO:
-    if src.seekable():
-        return src
-    return io.BytesIO(read_bounded(src, MAX_UNSEEKABLE_BYTES, "MP3 stream"))
 
 
 def _read_at(src: BinaryIO, offset: int, size: int, what: str) -> bytes:

@@ -31,9 +31,8 @@ from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel, Finding
 from synthguard.labels.carriers import bmff
-from synthguard.labels.carriers.base import Site
+from synthguard.labels.carriers.base import Site, copy_range, stream_size, xmp_sites
 from synthguard.labels.carriers.bmff import Box, TopBox, fourcc, u32
-from synthguard.labels.carriers.tiff import xmp_sites
 
 NAME = "mp4"
 EXTENSIONS = (".mp4", ".m4v", ".m4a", ".mov", ".3gp", ".m4b")
@@ -72,7 +71,7 @@ class _Movie:
 
 
 def _load(src: BinaryIO) -> _Movie:
-    size = bmff.stream_size(src)
+    size = stream_size(src)
     boxes = bmff.walk_top(src, size)
     found = [i for i, box in enumerate(boxes) if box.type == b"moov"]
     if not found:
@@ -276,7 +275,7 @@ def _strip_xmp(box: Box, skip: int) -> bool:
         return False
     stripped = xmp.remove_aigc(packet)
     # Padding the packet back to its old length keeps the box, and the file, in place.
-    box.data = box.data[:skip] + (xmp.pad_packet(stripped, len(packet)) or stripped)
+    box.data = box.data[:skip] + (xmp.fit_packet(stripped, len(packet)) or stripped)
     return True
 
 
@@ -405,7 +404,7 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
         elif i in patched:
             dst.write(patched[i])
         else:
-            bmff.copy_range(src, dst, box.offset, box.size)
+            copy_range(src, dst, box.offset, box.size)
 
 
 def update_in_place(f: BinaryIO, label: AIGCLabel) -> bool:

@@ -15,7 +15,6 @@ e.g. Theora video with Vorbis audio) are read but refused for writing.
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from collections.abc import Iterator
@@ -25,8 +24,8 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import vorbiscomment
-from synthguard.labels.carriers.base import Site, read_bounded
-from synthguard.labels.carriers.vorbiscomment import VorbisComment, stream_size
+from synthguard.labels.carriers.base import Site, seekable, stream_size
+from synthguard.labels.carriers.vorbiscomment import VorbisComment
 
 NAME = "ogg"
 EXTENSIONS = (".ogg", ".oga", ".opus")
@@ -101,7 +100,7 @@ def sniff(head: bytes) -> bool:
 def read(src: BinaryIO) -> list[Site]:
     """Walk every page header (bodies only of header pages) so that every stream and
     every chain link is seen; comment headers of Vorbis and Opus streams are parsed."""
-    src = _seekable(src)
+    src = seekable(src, MAX_UNSEEKABLE_BYTES, "Ogg stream")
     size = stream_size(src)
     if size == 0:
         raise MalformedFile("empty Ogg file")
@@ -128,7 +127,7 @@ def read(src: BinaryIO) -> list[Site]:
 
 
 def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
-    src = _seekable(src)
+    src = seekable(src, MAX_UNSEEKABLE_BYTES, "Ogg stream")
     size = stream_size(src)
     pages = _pages(src, size)
     value: str | None = label.to_json()
@@ -316,8 +315,3 @@ def _parse_comment(codec: str, packet: bytes, what: str) -> VorbisComment:
         raise MalformedFile(f"{what}: second header packet is not a {codec} comment header")
     return vorbiscomment.parse(packet[len(prefix):], f"{what} comment header")
 
-
-def _seekable(src: BinaryIO) -> BinaryIO:
-    if src.seekable():
-        return src
-    return io.BytesIO(read_bounded(src, MAX_UNSEEKABLE_BYTES, "Ogg stream"))

@@ -32,8 +32,7 @@ import pikepdf
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel, Finding
-from synthguard.labels.carriers.base import SNIFF_BYTES, Site
-from synthguard.labels.carriers.tiff import xmp_sites
+from synthguard.labels.carriers.base import SNIFF_BYTES, Site, xmp_sites
 
 NAME = "pdf"
 EXTENSIONS = (".pdf",)

@@ -22,8 +22,8 @@ from typing import BinaryIO
 
 from synthguard.errors import MalformedFile
 from synthguard.labels.aigc import AIGCLabel, Finding
-from synthguard.labels.carriers.base import Site, read_bounded
-from synthguard.labels.xmp import MAX_PACKET_BYTES, TC260_NS, find_aigc, set_aigc
+from synthguard.labels.carriers.base import Site, copy_range, seekable, xmp_sites
+from synthguard.labels.xmp import MAX_PACKET_BYTES, find_aigc, set_aigc
 
 NAME = "png"
 EXTENSIONS = (".png", ".apng")
@@ -44,7 +44,6 @@ MAX_CHUNKS = 1_000_000  # far more than any real file; a guard against 12-byte c
 MAX_TEXT_BYTES = MAX_PACKET_BYTES  # a label chunk, stored or inflated
 MAX_KEYWORD = 79
 MAX_UNSEEKABLE_BYTES = 1 << 30
-_COPY_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def sniff(head: bytes) -> bool:
 
 
 def read(src: BinaryIO) -> list[Site]:
-    src = _seekable(src)
+    src = seekable(src, MAX_UNSEEKABLE_BYTES, "PNG stream")
     layout = _walk(src)
     first_idat = next((i for i, c in enumerate(layout.chunks) if c.type == b"IDAT"),
                       len(layout.chunks))
@@ -132,7 +131,7 @@ def read(src: BinaryIO) -> list[Site]:
 
 
 def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
-    src = _seekable(src)
+    src = seekable(src, MAX_UNSEEKABLE_BYTES, "PNG stream")
     layout = _walk(src)
     texts = _label_chunks(src, layout)
     # Merge into the packet that already holds the label, else the first one (standard
@@ -164,34 +163,15 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
         if i == insert_at:
             dst.write(new_chunk)
         if i not in dropped:
-            _copy(src, dst, c.offset, c.end - c.offset)
-    _copy(src, dst, layout.end, layout.size - layout.end)
+            copy_range(src, dst, c.offset, c.end - c.offset)
+    copy_range(src, dst, layout.end, layout.size - layout.end)
 
 
-def xmp_sites(packet: bytes, location: str, findings: list[Finding]) -> list[Site]:
-    """One site per AIGC property in an XMP packet, with the container's `findings` and
-    the packet-level ones (attribute form, foreign namespace)."""
-    sites = []
-    for value in find_aigc(packet):
-        extra: list[Finding] = []
-        if value.form == "attribute":
-            extra.append(Finding("xmp-attribute", "info",
-                                 "AIGC is an rdf:Description attribute, not a child element"))
-        if value.namespace != TC260_NS:
-            extra.append(Finding("xmp-namespace", "error",
-                                 f"AIGC property is in namespace {value.namespace!r}, "
-                                 f"not {TC260_NS!r}"))
-        sites.append(Site("xmp", location, value.raw, [*findings, *extra]))
-    return sites
 
 
 # --- chunk walking ----------------------------------------------------------------------
 
 
-def _seekable(src: BinaryIO) -> BinaryIO:
-    if src.seekable():
-        return src
-    return io.BytesIO(read_bounded(src, MAX_UNSEEKABLE_BYTES, "PNG stream"))
 
 
 def _walk(src: BinaryIO) -> Layout:
@@ -333,12 +313,3 @@ def _chunk(ctype: bytes, data: bytes) -> bytes:
     return (struct.pack(">I", len(data)) + ctype + data
             + struct.pack(">I", zlib.crc32(ctype + data)))
 
-
-def _copy(src: BinaryIO, dst: BinaryIO, offset: int, size: int) -> None:
-    src.seek(offset)
-    while size > 0:
-        block = src.read(min(size, _COPY_BLOCK))
-        if not block:
-            raise MalformedFile(f"PNG ended early while copying at offset {offset}")
-        dst.write(block)
-        size -= len(block)

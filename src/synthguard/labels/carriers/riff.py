@@ -23,8 +23,7 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels import xmp
 from synthguard.labels.aigc import MAX_LABEL_CHARS, Finding
-from synthguard.labels.carriers.base import Site
-from synthguard.labels.carriers.tiff import fit_packet, strip_aigc, xmp_sites
+from synthguard.labels.carriers.base import Site, xmp_sites
 
 AIGC = b"AIGC"
 LIST = b"LIST"
@@ -298,9 +297,9 @@ def without_labels(src: BinaryIO, chunk: Chunk, append: dict[int, bytes] | None 
     if chunk.fourcc == AIGC:
         return b""
     if chunk.fourcc == XMP_CHUNK:
-        packet = strip_aigc(payload(src, chunk, xmp.MAX_PACKET_BYTES))
+        packet = xmp.remove_aigc(payload(src, chunk, xmp.MAX_PACKET_BYTES))
         if fixed_xmp:
-            fitted = fit_packet(packet, chunk.size)
+            fitted = xmp.fit_packet(packet, chunk.size)
             if fitted is None:
                 raise UnsupportedFormat("RIFF unsupported for writing: the XMP packet without "
                                         "its label does not fit its chunk")

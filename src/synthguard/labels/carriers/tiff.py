@@ -23,7 +23,7 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel, Finding
-from synthguard.labels.carriers.base import Site, read_bounded
+from synthguard.labels.carriers.base import Site, read_bounded, xmp_sites
 
 NAME = "tiff"
 EXTENSIONS = (".tif", ".tiff")
@@ -215,42 +215,6 @@ def neutral_comment(size: int) -> bytes:
     return (ASCII_PREFIX + b" " * size)[:size]
 
 
-# --- XMP packets, shared by the image carriers ---------------------------------------------
-
-
-def xmp_sites(packet: bytes, location: str, extra: tuple[Finding, ...] = ()) -> list[Site]:
-    if b"AIGC" not in packet:  # a packet without the name cannot hold a site; skip parsing
-        return []
-    sites = []
-    for value in xmp.find_aigc(packet):
-        findings = list(extra)
-        if value.form == "attribute":
-            findings.append(Finding("xmp-attribute-form", "info",
-                                    "AIGC is an rdf:Description attribute, not an element"))
-        if value.namespace != xmp.TC260_NS:
-            findings.append(Finding("xmp-namespace", "error",
-                                    f"AIGC property is in namespace {value.namespace!r}, "
-                                    f"not {xmp.TC260_NS!r}"))
-        sites.append(Site("xmp", location, value.raw, findings))
-    return sites
-
-
-# The packet helpers live in `xmp`; these names stay because carriers import them here.
-strip_aigc = xmp.remove_aigc
-
-
-def pad_packet(packet: bytes, extra: int) -> bytes:
-    """`packet` with `extra` bytes more padding before its xpacket trailer."""
-    padded = xmp.pad_packet(packet, len(packet) + extra)
-    assert padded is not None  # a size above the packet's own always fits
-    return padded
-
-
-def fit_packet(packet: bytes, size: int) -> bytes | None:
-    """`packet` padded to exactly `size` bytes, or None if it does not fit."""
-    return xmp.pad_packet(packet, size)
-
-
 def write_spliced(dst: BinaryIO, data: bytes, edits: dict[int, tuple[int, bytes]],
                   tail: bytes = b"") -> None:
     """Copy `data` with `edits` applied, then `tail`. An edit `at: (length, new)` puts
@@ -322,13 +286,13 @@ def _place(view: TiffView, appender: _Appender, patches: dict[int, bytes],
     """Store `packet` as the value of tag-700 `entry`: over the old value when it fits
     (count unchanged), else appended with the entry's count and offset rewritten."""
     in_place = entry.type in XMP_TYPES and entry.size > view.inline
-    fitted = fit_packet(packet, len(view.value(entry))) if in_place and not move else None
+    fitted = xmp.fit_packet(packet, len(view.value(entry))) if in_place and not move else None
     if fitted is not None:
         patches[entry.value_at] = fitted
         return
     if in_place and b"AIGC" in view.value(entry):  # leave no copy of the old label behind
         patches[entry.value_at] = b" " * entry.size
-    packet = pad_packet(packet, XMP_PADDING)
+    packet = xmp.add_padding(packet, XMP_PADDING)
     kind = entry.type if entry.type in (1, 7) else XMP_TYPE
     patches[entry.at] = _entry_bytes(view, entry.tag, kind, len(packet), appender.add(packet))
 
@@ -351,7 +315,7 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
         shared = any(o.value_at == entry.value_at for o in others)
         _place(view, appender, patches, entry, packet, move=shared)
     else:
-        packet = pad_packet(packet, XMP_PADDING)
+        packet = xmp.add_padding(packet, XMP_PADDING)
         new_entry = _entry_bytes(view, XMP_TAG, XMP_TYPE, len(packet), appender.add(packet))
         rows = [(e.tag, data[e.at:e.at + view.entry_size]) for e in ifd0.entries]
         rows.append((XMP_TAG, new_entry))
@@ -366,7 +330,7 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     # replaces the blanking patch there: the dict keeps the last write per offset.
     for other in others:
         if xmp_sites(view.value(other), ""):
-            _place(view, appender, patches, other, strip_aigc(view.value(other)))
+            _place(view, appender, patches, other, xmp.remove_aigc(view.value(other)))
     for comment in find_user_comment(view, ifd0):
         patches[comment.value_at] = neutral_comment(comment.size)
     write_spliced(dst, data, {at: (len(new), new) for at, new in patches.items()},

@@ -13,10 +13,8 @@ bounded range copy that never holds more than one block of media in memory).
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from synthguard.errors import MalformedFile
 from synthguard.labels.aigc import Finding
@@ -24,7 +22,6 @@ from synthguard.labels.carriers.base import Site
 
 FIELD_NAME = "AIGC"
 DEFAULT_VENDOR = b"synthguard"
-COPY_BLOCK = 1 << 20
 # Real blocks hold tens of comments; the cap keeps a hostile block of millions of tiny
 # comments from costing hundreds of MB of Python objects.
 MAX_COMMENTS = 65536
@@ -130,18 +127,4 @@ def sites(block: VorbisComment, location: str) -> list[Site]:
     return found
 
 
-def stream_size(src: BinaryIO) -> int:
-    size = src.seek(0, io.SEEK_END)
-    src.seek(0)
-    return size
 
-
-def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
-    """Copy `length` bytes from `offset` in blocks; a short source is `MalformedFile`."""
-    src.seek(offset)
-    while length > 0:
-        block = src.read(min(length, COPY_BLOCK))
-        if not block:
-            raise MalformedFile(f"file ended early while copying at offset {src.tell()}")
-        dst.write(block)
-        length -= len(block)

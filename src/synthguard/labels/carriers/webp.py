@@ -20,14 +20,8 @@ from typing import BinaryIO
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.labels import xmp
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.carriers.base import Site, read_bounded
-from synthguard.labels.carriers.tiff import (
-    TiffView,
-    find_user_comment,
-    neutral_comment,
-    strip_aigc,
-    xmp_sites,
-)
+from synthguard.labels.carriers.base import Site, read_bounded, xmp_sites
+from synthguard.labels.carriers.tiff import TiffView, find_user_comment, neutral_comment
 
 NAME = "webp"
 EXTENSIONS = (".webp",)
@@ -171,7 +165,7 @@ def write(src: BinaryIO, dst: BinaryIO, label: AIGCLabel) -> None:
     out.append(Chunk(b"XMP ", -1, packet).raw())
     # A second XMP chunk is outside the spec; it stays unless it would be a second label.
     for extra in xmps[1:]:
-        payload = strip_aigc(extra.payload) if xmp_sites(extra.payload, "") else extra.payload
+        payload = xmp.remove_aigc(extra.payload) if xmp_sites(extra.payload, "") else extra.payload
         out.append(Chunk(extra.fourcc, extra.at, payload).raw())
     riff = b"WEBP" + b"".join(out)
     if len(riff) > 0xFFFFFFFF - 8:
