@@ -311,6 +311,15 @@ def demo_cmd(
     run_demo(workdir)
 
 
+def _register_subcommands() -> None:
+    from synthguard.accounts.cli import admin_app
+
+    app.add_typer(admin_app, name="admin", help="Organisations, users, keys, account states.")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     try:
         app()
