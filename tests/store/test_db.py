@@ -16,7 +16,8 @@ from sqlalchemy.exc import StatementError
 
 from synthguard.store import Database, StoreError
 from synthguard.store.db import MIGRATIONS
-from synthguard.store.models import Base, Organisation, User
+from synthguard.store.all_models import Base
+from synthguard.store.models import Organisation, User
 
 TABLES = {"organisations", "users", "account_events", "api_keys", "blocked_inputs",
           "request_records"}

@@ -75,13 +75,14 @@ class Database:
             Path(name).parent.mkdir(parents=True, exist_ok=True)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration (alembic upgrade head)."""
+        """Bring the schema to the newest migrations (alembic upgrade heads: each service
+        adds its tables on its own branch from 0001, so they never conflict)."""
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.connect() as connection:
             connection.info[_BEGIN] = "BEGIN IMMEDIATE"
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")
             # env.py runs the migration in its own transaction; make sure it is committed.
             connection.commit()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from synthguard.store.models import Base
+from synthguard.store.all_models import Base
 
 
 def run(connection: Connection) -> None:

@@ -1,0 +1,13 @@
+"""Every module that defines tables on the shared declarative `Base`.
+
+Importing this module registers them all, so Alembic (env.py) and the schema test see
+the whole schema. A service that adds tables adds its models module here and its
+migration as a new branch from revision 0001 (`Database.migrate` upgrades all heads).
+"""
+
+from synthguard.store import models
+from synthguard.store.models import Base
+
+MODULES = (models,)
+
+__all__ = ["MODULES", "Base"]
