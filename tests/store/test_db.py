@@ -15,8 +15,8 @@ from sqlalchemy import Column, MetaData, String, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from synthguard.store import Database, StoreError
-from synthguard.store.db import MIGRATIONS
 from synthguard.store.all_models import Base
+from synthguard.store.db import MIGRATIONS
 from synthguard.store.models import Organisation, User
 
 TABLES = {"organisations", "users", "account_events", "api_keys", "blocked_inputs",
