@@ -313,12 +313,48 @@ def test_subtitles_attachments_and_timecode_are_copied(tmp_path: Path) -> None:
     assert tags["timecode"] == "01:00:00:00"
 
 
+def test_cover_picture_copied_and_edit_list_cut_accepted(tmp_path: Path) -> None:
+    ffmpeg = require_tool("ffmpeg")
+    base = make_video(tmp_path / "base.mp4", (320, 240), seconds=4.0)
+    cover_png = tmp_path / "cover.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(cover_png)
+    cover = tmp_path / "cover.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(base), "-i", str(cover_png), "-map", "0",
+                    "-map", "1", "-c", "copy", "-disposition:v:1", "attached_pic", str(cover)],
+                   check=True, timeout=60)
+    # A stream copy from 1.3 s starts at a keyframe before it: the edit list hides the
+    # frames before 1.3 s, so fewer frames decode than the track holds; not truncation.
+    cut = tmp_path / "cut.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-ss", "1.3", "-i", str(base), "-c", "copy",
+                    str(cut)], check=True, timeout=60)
+    fast = {"preset": "ultrafast"}
+    mark_video(cover, tmp_path / "o1.mp4", opening_seconds=2.0, encoder_options=fast)
+    with av.open(str(cover)) as a, av.open(str(tmp_path / "o1.mp4")) as b:
+        assert b.streams[2].disposition & av.stream.Disposition.attached_pic
+        assert [bytes(p) for p in a.demux(a.streams[2]) if p.size] == \
+            [bytes(p) for p in b.demux(b.streams[2]) if p.size]
+    result = mark_video(cut, tmp_path / "o2.mp4", opening_seconds=2.0, encoder_options=fast)
+    with av.open(str(cut)) as c:
+        assert c.streams.video[0].frames > result.frames  # the case this is about
+    assert result.frames == len(decoded(cut)) and abs(result.frames - 2.7 * FPS) <= 1
+    assert result.marked_frames >= 2 * FPS
+
+
 def test_bad_inputs_leave_nothing(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(bytes(range(256)) * 40)
     good = make_video(tmp_path / "good.mp4", (320, 240), seconds=2.5)
     truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(good.read_bytes()[:3000])
+    truncated.write_bytes(good.read_bytes()[:3000])  # the moov box is at the end
+    ffmpeg = require_tool("ffmpeg")
+    faststart, halves = tmp_path / "faststart.mp4", []
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(good), "-c", "copy", "-movflags",
+                    "+faststart", str(faststart)], check=True, timeout=60)
+    mkv = make_video(tmp_path / "good.mkv", (320, 240), acodec="libopus", seconds=2.5)
+    for whole in (faststart, mkv):  # index first, media cut off: demuxes without error
+        half = tmp_path / f"half{whole.suffix}"
+        half.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+        halves.append(half)
     audio_only = tmp_path / "audio.m4a"
     with av.open(str(good)) as a, av.open(str(audio_only), "w", format="ipod") as b:
         copy = b.add_stream_from_template(a.streams.audio[0])
@@ -327,13 +363,15 @@ def test_bad_inputs_leave_nothing(tmp_path: Path) -> None:
                 p.stream = copy
                 b.mux(p)
     two = tmp_path / "two.mkv"
-    subprocess.run([require_tool("ffmpeg"), "-v", "error", "-i", str(good), "-map", "0:v",
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(good), "-map", "0:v",
                     "-map", "0:v", "-c", "copy", str(two)], check=True, timeout=60)
     existing = tmp_path / "existing.mp4"
     existing.write_bytes(b"keep me")
     cases: list[tuple[Path, type[Exception], str, dict[str, Any]]] = [
         (garbage, MalformedFile, "not a readable video", {}),
         (truncated, MalformedFile, "truncated.mp4", {}),
+        (halves[0], MalformedFile, "truncated: the video stream declares", {}),
+        (halves[1], MalformedFile, "truncated: the video stream declares", {}),
         (audio_only, UnsupportedFormat, "no video stream", {}),
         (two, UnsupportedFormat, "2 video streams", {}),
         (good, NoticeError, "generation element", {"notice": "AI"}),
@@ -348,8 +386,8 @@ def test_bad_inputs_leave_nothing(tmp_path: Path) -> None:
     with pytest.raises(NoticeError, match="too small"):
         mark_video(tiny, tmp_path / "tiny-out.mkv")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "audio.m4a", "existing.mp4", "garbage.mp4", "good.mp4", "tiny.mkv", "truncated.mp4",
-        "two.mkv"]
+        "audio.m4a", "existing.mp4", "faststart.mp4", "garbage.mp4", "good.mkv", "good.mp4",
+        "half.mkv", "half.mp4", "tiny.mkv", "truncated.mp4", "two.mkv"]
 
 
 @pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le",

@@ -66,7 +66,10 @@ FF_QP2LAMBDA = 118
 STALE_TAGS = {"ENCODER", "MAJOR_BRAND", "MINOR_VERSION", "COMPATIBLE_BRANDS", "DURATION", "BPS",
               "NUMBER_OF_FRAMES", "NUMBER_OF_BYTES", "AIGC"}
 MOV_FAMILY = ("mp4", "mov", "3gp")
+STILL_CODECS = {"png", "mjpeg", "bmp", "gif", "webp", "tiff"}
 _WEBM_DOCTYPE = re.compile(rb"\x42\x82[\x80-\x8f]webm")
+_DURATION_TAG = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
+TRUNCATION_SLACK_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,11 @@ def _open(src: Path) -> InputContainer:
 
 
 def _video_stream(src: Path, container: InputContainer) -> VideoStream:
+    """The one moving-picture stream; cover pictures are copied, not marked."""
     streams = [s for s in container.streams.video
                if not s.disposition & av.stream.Disposition.attached_pic]
+    if len(streams) > 1:  # a cover stored as a picture track (Matroska, ffmpeg -c copy)
+        streams = [s for s in streams if s.codec_context.name not in STILL_CODECS] or streams
     if not streams:
         raise UnsupportedFormat(f"{src}: has no video stream to mark")
     if len(streams) > 1:
@@ -267,7 +273,7 @@ def _transcode(src: Path, container: InputContainer, output: OutputContainer, pr
         if frame is None:
             assert packet is not None
             copy = copies.get(packet.stream.index)
-            if copy is not None and packet.dts is not None and packet.size:
+            if copy is not None and packet.size:  # size 0: end-of-stream flush packets
                 packet.stream = copy
                 output.mux(packet)
             continue
@@ -279,7 +285,29 @@ def _transcode(src: Path, container: InputContainer, output: OutputContainer, pr
     output.mux(out.encode(None))
     if compositor.frames == 0:
         raise MalformedFile(f"{src}: the video stream has no decodable frame")
+    _check_complete(src, stream, compositor, rate)
     return out.codec_context.name, compositor, len(copies)
+
+
+def _declared_seconds(stream: VideoStream) -> float | None:
+    """The video stream's duration as its container declares it, if it does."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = _DURATION_TAG.match(stream.metadata.get("DURATION", ""))  # Matroska, per stream
+    if tag:
+        h, m, sec = tag.groups()
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    return None
+
+
+def _check_complete(src: Path, stream: VideoStream, done: Compositor, rate: float) -> None:
+    """A truncated file demuxes without error, just shorter: compare with what the
+    container declares (duration, not frame count: edit lists hide counted frames)."""
+    declared = _declared_seconds(stream)
+    decoded = done.last - (done.start or 0.0) + 1 / rate
+    if declared is not None and decoded < declared - max(TRUNCATION_SLACK_S, 2 / rate):
+        raise MalformedFile(f"{src}: truncated: the video stream declares {declared:.2f} s "
+                            f"but its frames end at {decoded:.2f} s")
 
 
 def _write(src: Path, out_file: Any, probe: _Probe, marks: Marks,
@@ -287,7 +315,10 @@ def _write(src: Path, out_file: Any, probe: _Probe, marks: Marks,
     """Transcode into `out_file`. Input problems raise MalformedFile (from `_frames`);
     everything libav refuses on the output side is UnsupportedFormat."""
     with _open(src) as container:
-        output = av.open(out_file, "w", format=probe.muxer)
+        try:
+            output = av.open(out_file, "w", format=probe.muxer)
+        except av.error.FFmpegError as exc:
+            raise UnsupportedFormat(f"{src}: cannot write {probe.muxer}: {exc}") from None
         try:
             result = _transcode(src, container, output, probe, marks, options)
             output.close()
@@ -304,9 +335,9 @@ def _verify(path: Path, frames: int) -> None:
     """Read the output back: it must demux, with one video packet per encoded frame."""
     try:
         with av.open(str(path), "r") as container:
-            stream = container.streams.video[0]
+            stream = _video_stream(path, container)
             packets = sum(1 for p in container.demux(stream) if p.size)
-    except (av.error.FFmpegError, IndexError) as exc:
+    except (av.error.FFmpegError, UnsupportedFormat) as exc:
         raise VerificationFailed(f"{path}: written video does not read back: {exc}") from None
     if packets != frames:
         raise VerificationFailed(f"{path}: written video has {packets} frames, expected {frames}")

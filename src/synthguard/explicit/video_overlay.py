@@ -187,6 +187,7 @@ class Compositor:
         self.work_format = in_format if _plain(in_format) else _work_format(in_format)
         self.patches: dict[str, list[Patch]] = {}
         self.start: float | None = None
+        self.last = 0.0  # timestamp of the latest frame, seconds
         self.frames = self.marked = 0
 
     def _apply(self, frame: VideoFrame, which: str, lay: Layout) -> None:
@@ -202,6 +203,7 @@ class Compositor:
         marks = self.marks
         t = frame.time if frame.time is not None else self.frames / rate
         self.start = t if self.start is None else self.start
+        self.last = max(self.last, t)
         opening = t - self.start < marks.opening_seconds
         if opening or marks.persistent is not None or marks.rotation:
             if frame.format.name != self.work_format:
