@@ -28,13 +28,13 @@ from av.stream import Stream
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
-from synthguard._atomic import atomic_output, commit
+from synthguard._atomic import atomic_output
 from synthguard.errors import MalformedFile, UnsupportedFormat, VerificationFailed
 from synthguard.explicit.image import FONT_PATH, POSITIONS, Layout, Position, check_glyphs
 from synthguard.explicit.video_overlay import Compositor, Marks, layout
 from synthguard.explicit.wording import DEFAULT_ZH, NoticeError, check_notice
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.api import inspect, write_label
+from synthguard.labels.api import inspect, publish
 
 MIN_OPENING_SECONDS = 2.0  # GB 45438 §5.4: shown for at least 2 s
 DEFAULT_OPENING_SECONDS = 3.0  # a margin over the minimum for players that skip the start
@@ -384,15 +384,6 @@ def mark_video(
         label = inspect(s).label  # keep the producer's implicit label through the re-encode
     with atomic_output(d, mode_from=s) as (out, tmp):
         encoder, done, copied = _write(s, out, probe, marks, encoder_options)
-    try:
-        _verify(tmp, done.frames)
-        if label is not None:
-            write_label(tmp, d, label)
-            tmp.unlink(missing_ok=True)
-        else:
-            commit(tmp, d)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    publish(tmp, d, label, check=lambda: _verify(tmp, done.frames))
     return VideoMarkResult(str(d), probe.muxer, encoder, done.frames, done.marked,
                            opening_seconds, marks.opening, marks.persistent, copied, label)
