@@ -129,6 +129,8 @@ def _changes(homoglyphs: bool) -> dict[int, str]:
             changes[code] = fold_char(c, homoglyphs=homoglyphs)
     for c in tabled:
         changes[ord(c)] = fold_char(c, homoglyphs=homoglyphs)
+    # A lone surrogate is legal in a Python str but not in the UTF-8 the automata use.
+    changes.update(dict.fromkeys(range(0xD800, 0xE000), "\ufffd"))
     return changes
 
 
@@ -243,8 +245,13 @@ class View:
         return any(is_separator(c) for c in gap)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def exact_view(text: str) -> View:
-    return View("exact", text, np.arange(len(text), dtype=np.int64), text)
+    """The text as written (lone surrogates, which no pattern holds, read as U+FFFD)."""
+    shown = text if text.isascii() else _SURROGATES.sub("\ufffd", text)
+    return View("exact", shown, np.arange(len(text), dtype=np.int64), text)
 
 
 def normalized_view(text: str) -> View:

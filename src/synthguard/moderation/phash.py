@@ -56,8 +56,9 @@ def load(data: bytes) -> Image.Image:
             image.load()
     except MalformedFile:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise MalformedFile("image is too large to hash (decompression bomb limit)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise MalformedFile(f"image cannot be decoded: {exc}") from None
     return image
 
