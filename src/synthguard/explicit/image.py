@@ -112,7 +112,9 @@ def layout(size: tuple[int, int], notice: str, position: Position = "bottom-righ
            font_path: Path = FONT_PATH) -> Layout:
     """Fit the notice onto an image of `size`: glyphs ≥ 5 % of the shortest side, and at
     least LEGIBLE_PX tall when the image has room for that."""
-    minimum = max(1, math.ceil(MIN_HEIGHT_RATIO * min(size)))
+    # One pixel of headroom: anti-aliasing at a different sub-pixel phase, or a lossy
+    # re-encode (video), can shave a row off what was measured here.
+    minimum = max(1, math.ceil(MIN_HEIGHT_RATIO * min(size))) + 1
     if minimum < LEGIBLE_PX:
         try:
             return _layout(size, notice, position, font_path, LEGIBLE_PX)

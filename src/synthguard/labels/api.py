@@ -153,8 +153,10 @@ def label(
     return write_label(src, dst, aigc)
 
 
-def write_label(src: StrPath, dst: StrPath | None, aigc: AIGCLabel) -> Report:
-    """`label()` for a ready-made `AIGCLabel`."""
+def write_label(src: StrPath, dst: StrPath | None, aigc: AIGCLabel, *,
+                durable: bool = True) -> Report:
+    """`label()` for a ready-made `AIGCLabel`. `durable=False` skips the fsyncs (see
+    `_atomic.commit`); the write is still atomic and verified."""
     s = Path(src)
     d = s if dst is None else Path(dst)
     if d.is_dir():
@@ -169,17 +171,18 @@ def write_label(src: StrPath, dst: StrPath | None, aigc: AIGCLabel) -> Report:
             done = bool(update(rw, aigc))
             if done:
                 rw.flush()
-                os.fsync(rw.fileno())
+                if durable:
+                    os.fsync(rw.fileno())
         if done:
             return _verify(carrier, s, aigc)
-    with s.open("rb") as f, atomic_output(d, mode_from=s) as (out, tmp):
+    with s.open("rb") as f, atomic_output(d, mode_from=s, durable=durable) as (out, tmp):
         carrier.write(f, out, aigc)
     try:
         report = _verify(carrier, tmp, aigc)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    commit(tmp, d)
+    commit(tmp, d, durable=durable)
     report.path = str(d)
     return report
 
