@@ -10,6 +10,7 @@ from bench._common import machine
 BENCHES = {
     "image_labels": "Implicit labels on 1 MP images vs exiftool",
     "mp4_large": "Labeling a large MP4 (moov at the end) vs ffmpeg and exiftool",
+    "explicit_marks": "Explicit labels vs the naive way (Pillow, ffmpeg)",
 }
 
 

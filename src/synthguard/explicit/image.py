@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +60,7 @@ def _cmap(font_path: str) -> frozenset[int]:
         return frozenset(tt.getBestCmap() or {})
 
 
+@lru_cache(maxsize=256)
 def _font(font_path: Path, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path), size)
 
@@ -108,6 +109,7 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1024)  # batches of same-sized images share one layout
 def layout(size: tuple[int, int], notice: str, position: Position = "bottom-right",
            font_path: Path = FONT_PATH) -> Layout:
     """Fit the notice onto an image of `size`: glyphs ≥ 5 % of the shortest side, and at
@@ -131,7 +133,10 @@ def _layout(size: tuple[int, int], notice: str, position: Position, font_path: P
     margin = max(0, round(short * 0.02))
     # Grow the point size until the ink of every wrapped line reaches the target height
     # (a line of Latin letters has less ink height than one of CJK glyphs).
-    font_size = target
+    # Start near the answer: ink scales with the point size, so one measurement at the
+    # target size predicts it (then step up, since anti-aliasing is not quite linear).
+    probe = _ink_height(_font(font_path, target), notice) or target
+    font_size = max(1, (target * target) // probe - 1)
     for _ in range(400):
         font = _font(font_path, font_size)
         lines = _wrap(notice, font, w - 2 * (pad + margin))
@@ -163,38 +168,53 @@ def _layout(size: tuple[int, int], notice: str, position: Position, font_path: P
                   tuple(origins))
 
 
-def _colours(frame: Image.Image, plate: tuple[int, int, int, int]
+def _colours(region: Image.Image
              ) -> tuple[tuple[int, int, int], tuple[int, int, int, int]]:
     """Text and plate colours chosen from the luminance under the plate."""
-    region = frame.convert("L").crop(plate)
-    hist = region.histogram()
+    hist = region.convert("L").histogram()
     mean = sum(i * n for i, n in enumerate(hist)) / max(1, sum(hist))
     if mean >= 128:
         return (0, 0, 0), (255, 255, 255, 200)
     return (255, 255, 255), (0, 0, 0, 170)
 
 
-def draw_notice(frame: Image.Image, lay: Layout, font_path: Path = FONT_PATH) -> Image.Image:
-    """Return `frame` with the notice drawn, in the frame's own mode."""
-    mode = frame.mode
-    rgba = frame.convert("RGBA")
-    text_rgb, plate_rgba = _colours(frame, lay.plate)
+def _render_plate(region: Image.Image, lay: Layout, font_path: Path) -> Image.Image:
+    """The plate region (RGBA) with the plate and text composited, in plate coordinates."""
+    x0, y0 = lay.plate[0], lay.plate[1]
+    text_rgb, plate_rgba = _colours(region)
+    rgba = region.convert("RGBA")
     overlay = Image.new("RGBA", rgba.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     radius = max(0, (lay.plate[3] - lay.plate[1]) // 6)
-    draw.rounded_rectangle(lay.plate, radius=radius, fill=plate_rgba)
+    draw.rounded_rectangle((0, 0, rgba.width - 1, rgba.height - 1), radius=radius,
+                           fill=plate_rgba)
     font = _font(font_path, lay.font_size)
-    for line, origin in zip(lay.lines, lay.origins, strict=True):
-        draw.text(origin, line, font=font, fill=(*text_rgb, 255))
-    out = Image.alpha_composite(rgba, overlay)
-    if mode in ("RGBA", "LA"):
-        return out.convert(mode)
+    for line, (ox, oy) in zip(lay.lines, lay.origins, strict=True):
+        draw.text((ox - x0, oy - y0), line, font=font, fill=(*text_rgb, 255))
+    return Image.alpha_composite(rgba, overlay)
+
+
+def draw_notice(frame: Image.Image, lay: Layout, font_path: Path = FONT_PATH) -> Image.Image:
+    """Return `frame` with the notice drawn, in the frame's own mode.
+
+    Only the plate's rectangle is converted and composited; every pixel outside it is
+    the frame's own, untouched (and for CMYK no round trip through RGB elsewhere)."""
+    mode = frame.mode
+    box = (lay.plate[0], lay.plate[1], lay.plate[2] + 1, lay.plate[3] + 1)
+    box = (max(0, box[0]), max(0, box[1]), min(frame.width, box[2]), min(frame.height, box[3]))
+    lay = Layout(lay.lines, lay.font_size, lay.ink_height, box, lay.origins)
+    marked = _render_plate(frame.crop(box), lay, font_path)
     if mode in ("P", "PA"):
         # Back to a palette: the notice's colours join the image's own in a new one.
+        out = frame.convert("RGBA")
+        out.paste(marked, box[:2])
         transparent = "transparency" in frame.info or mode == "PA"
         base = out if transparent else out.convert("RGB")
         return base.quantize(256, method=Image.Quantize.FASTOCTREE)
-    return out.convert(mode) if mode in ("RGB", "L", "CMYK", "1") else out.convert("RGB")
+    target = mode if mode in ("RGB", "RGBA", "L", "LA", "CMYK", "1") else "RGB"
+    out = frame.copy() if target == mode else frame.convert(target)
+    out.paste(marked.convert(target), box[:2])
+    return out
 
 
 def _save_options(img: Image.Image, fmt: str, src: Path) -> dict[str, Any]:
