@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from synthguard.accounts import Accounts, AccountState, Records, RequestRecord
 from synthguard.config import BackendRoute, Config, ReviewRuleSpec
@@ -41,7 +41,7 @@ def make_config(**overrides: Any) -> Config:
 class LiveServer:
     """uvicorn serving `app` on a free loopback port, in a background thread."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))

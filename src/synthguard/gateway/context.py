@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ class RequestContext:
     input_digest: str | None = None
     input_review: dict[str, object] | None = None
     enforcement: dict[str, object] | None = None
+    enforcement_task: asyncio.Future[dict[str, object]] | None = None
     backend_s: float = 0.0  # time spent waiting for the model server, not our overhead
     response_headers: dict[str, str] = field(default_factory=dict)
     recorded: bool = False

@@ -12,6 +12,7 @@ exactly like an allowed one.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -227,19 +228,24 @@ class InputReviewStage:
         ctx.input_review = {"reviewer": self._reviewer.name,
                             "decision": "allowed" if result.allowed else "blocked",
                             **result.as_dict()}
-        before = ctx.key.user_state
+        if result.allowed:
+            # A passed input only resets the blocked streak and cannot change the state,
+            # so the bookkeeping runs alongside generation; the record stage awaits it.
+            ctx.enforcement_task = asyncio.ensure_future(self._note(ctx.key, False))
+            return ALLOW
+        ctx.enforcement = await self._note(ctx.key, True)
+        param = "messages" if ctx.scope == "chat" else (
+            "prompt" if ctx.scope == "images" else "input")
+        return refuse(errors.content_blocked(param, result.category or "policy"),
+                      "blocked_input")
+
+    async def _note(self, key: KeyContext, blocked: bool) -> dict[str, object]:
         after = await anyio.to_thread.run_sync(self._accounts.note_input_decision,
-                                               ctx.key.user_id, not result.allowed)
-        ctx.enforcement = {"state_before": before.value, "state_after": after.value,
-                           "changed": after != before}
-        if after != before:
-            self._keys.forget_user(ctx.key.user_id)
-        if not result.allowed:
-            param = "messages" if ctx.scope == "chat" else (
-                "prompt" if ctx.scope == "images" else "input")
-            return refuse(errors.content_blocked(param, result.category or "policy"),
-                          "blocked_input")
-        return ALLOW
+                                               key.user_id, blocked)
+        if after != key.user_state:
+            self._keys.forget_user(key.user_id)
+        return {"state_before": key.user_state.value, "state_after": after.value,
+                "changed": after != key.user_state}
 
 
 class Pipeline:

@@ -36,6 +36,12 @@ class Recorder:
         """Commit the request's record; returns the overhead it recorded, in ms."""
         if ctx.recorded:
             raise RuntimeError(f"request {ctx.record_id} is already recorded")
+        if ctx.enforcement_task is not None:
+            try:
+                ctx.enforcement = await ctx.enforcement_task
+            except Exception as exc:
+                ctx.enforcement = {"failed": type(exc).__name__}
+            ctx.enforcement_task = None
         key = ctx.key
         overhead = ctx.overhead_ms()
         record = RequestRecord(

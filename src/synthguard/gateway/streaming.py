@@ -24,6 +24,9 @@ SENTENCE_ENDS = frozenset("。！？.!?\n")
 # Released text the next window is reviewed together with, so a word cut in two by a
 # window boundary is still seen whole by the reviewer.
 MIN_OVERLAP_CHARS = 32
+# Longer texts go to a worker thread even for an inline reviewer, so one huge prompt
+# cannot hold up every other request on the event loop.
+INLINE_MAX_CHARS = 32_768
 StreamDecision = Literal["allowed", "blocked", "failed", "incomplete"]
 
 
@@ -75,12 +78,16 @@ class OutputBlocked(Exception):
 
 async def review_text(reviewer: Reviewer, text: str, *, stage: Literal["input", "output"],
                       context: ReviewContext, timeout_s: float) -> ReviewResult:
-    """Run the reviewer in a worker thread with a deadline; any failure is ReviewFailed."""
+    """Run the reviewer in a worker thread with a deadline (or, for a reviewer that
+    declares itself `inline`, directly); any failure is ReviewFailed."""
     try:
-        with anyio.fail_after(timeout_s):
-            result = await anyio.to_thread.run_sync(
-                lambda: reviewer.review(text, stage=stage, context=context),
-                abandon_on_cancel=True)
+        if getattr(reviewer, "inline", False) and len(text) <= INLINE_MAX_CHARS:
+            result = reviewer.review(text, stage=stage, context=context)
+        else:
+            with anyio.fail_after(timeout_s):
+                result = await anyio.to_thread.run_sync(
+                    lambda: reviewer.review(text, stage=stage, context=context),
+                    abandon_on_cancel=True)
     except TimeoutError:
         raise ReviewFailed(f"reviewer {reviewer.name!r} timed out after {timeout_s} s") from None
     except Exception as exc:
