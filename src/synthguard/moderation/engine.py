@@ -13,6 +13,7 @@ for it, else allow. The engine holds no mutable state after construction.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -97,7 +98,7 @@ class _Found:
     entry: int
     view: ViewName
     span: tuple[int, int]
-    evasions: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()  # evasions known from how it was found (pinyin ...)
     score: float | None = None
 
 
@@ -213,22 +214,19 @@ class ModerationEngine:
     def _keyword(self, hits: list[Hit], view: View, name: ViewName, text: str,
                  extra: str | None = None) -> list[_Found]:
         out = []
+        entries = self._entries
+        tag = (extra,) if extra else ()
         for hit in hits:
             span = view.original_span(hit.start, hit.end)
-            pattern = self._entries[hit.entry].pattern
-            found = text[span[0]:span[1]]
-            if found == pattern and name != "loose":
+            if name != "loose" and text[span[0]:span[1]] == entries[hit.entry].pattern:
                 out.append(_Found(hit.entry, "exact", span))
-                continue
-            classes = evasions(found, pattern) if name != "exact" else ()
-            if extra:
-                classes = (*classes, extra)
-            out.append(_Found(hit.entry, name, span, classes))
+            else:
+                out.append(_Found(hit.entry, name, span, tag))
         return out
 
     def _decide(self, found: list[_Found], stage: Stage, user_id: str | None,
                 verdict: ClassifierVerdict | None, text: str) -> Review:
-        matches = [self._route(f) for f in _strongest(found)
+        matches = [self._route(f, text) for f in _strongest(found)
                    if stage in self._entries[f.entry].stages]
         if verdict is not None:
             matches += self._classifier_matches(verdict, len(text))
@@ -246,11 +244,16 @@ class ModerationEngine:
                       stage, self.release.version, self.release.sha256, user_id,
                       tuple(sorted(scores.items())), verdict)
 
-    def _route(self, f: _Found) -> Match:
+    def _route(self, f: _Found, text: str) -> Match:
+        """The match as reported: its action after routing, and (only now, for the few
+        matches kept) the evasion classes that explain it."""
         entry = self._entries[f.entry]
         action: RoutedAction = _cap(entry.action, f.view)
         action = self._apply_policy(entry.risk_id, action)
-        return Match(entry.id, entry.risk_id, entry.kind, f.view, f.span, action, f.evasions,
+        classes = f.extra
+        if f.view in ("normalized", "loose") and entry.kind in ("keyword", "phrase", "regex"):
+            classes = (*evasions(text[f.span[0]:f.span[1]], entry.pattern), *classes)
+        return Match(entry.id, entry.risk_id, entry.kind, f.view, f.span, action, classes,
                      f.score)
 
     def _apply_policy(self, risk_id: str, action: RoutedAction) -> RoutedAction:
@@ -277,16 +280,23 @@ def _cap(action: Action, view: ViewName) -> RoutedAction:
 
 
 def _strongest(found: list[_Found]) -> list[_Found]:
-    """One match per entry and place: the strictest view wins, and a loose match that
-    overlaps a stricter match of the same entry is the same finding seen again."""
+    """One match per entry and place: the strictest view wins, and a looser match that
+    overlaps a stricter match of the same entry is the same finding seen again. Kept
+    spans of an entry never overlap, so each check is a bisection in sorted starts."""
     ordered = sorted(found, key=lambda f: (_STRENGTH[f.view], f.span))
     kept: list[_Found] = []
-    spans: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    starts: dict[int, list[int]] = defaultdict(list)
+    ends: dict[int, list[int]] = defaultdict(list)
     for f in ordered:
-        if any((s < f.span[1] and f.span[0] < e) or (s, e) == f.span
-               for s, e in spans[f.entry]):
-            continue
-        spans[f.entry].append(f.span)
+        s_list, e_list = starts[f.entry], ends[f.entry]
+        start, end = f.span
+        at = bisect.bisect_left(s_list, start)
+        if at < len(s_list) and s_list[at] < max(end, start + 1):
+            continue  # a kept span starts inside this one
+        if at > 0 and e_list[at - 1] > start:
+            continue  # the kept span before this one reaches into it
+        s_list.insert(at, start)
+        e_list.insert(at, end)
         kept.append(f)
     return kept
 

@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal, get_args
 
@@ -111,13 +111,12 @@ class Entry:
 
     def to_dict(self) -> dict[str, Any]:
         """The documented file form (docs/feature-library.md): JSON types only."""
-        out = asdict(self)
-        out["context"] = None if self.context is None else asdict(self.context)
+        out = {f: getattr(self, f) for f in _FIELDS}  # not asdict: 100,000 entries
+        ctx = self.context
+        out["context"] = None if ctx is None else {
+            "near": list(ctx.near), "absent": list(ctx.absent), "window": ctx.window}
         for key in ("stages", "allow", "must_match", "must_not_match"):
             out[key] = list(out[key])
-        if out["context"] is not None:
-            out["context"]["near"] = list(self.context.near)  # type: ignore[union-attr]
-            out["context"]["absent"] = list(self.context.absent)  # type: ignore[union-attr]
         for key in ("effective", "expires"):
             out[key] = None if out[key] is None else out[key].isoformat()
         return out
@@ -155,6 +154,9 @@ class Entry:
         if problems:
             raise LibraryError([f"{entry.id}: {p}" for p in problems])
         return entry
+
+
+_FIELDS = tuple(f.name for f in fields(Entry))
 
 
 def _int(value: Any, name: str) -> int:

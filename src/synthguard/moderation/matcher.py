@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import ahocorasick_rs
 import re2  # type: ignore[import-untyped]
@@ -42,15 +42,13 @@ class PatternSpec:
     window: int = 20
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):  # tuples: a 100,000-entry library makes this many at build
     entry: int
     role: Role
     whole_word: bool
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """A keyword of entry `entry` found at view.text[start:end]."""
 
     entry: int
@@ -63,27 +61,35 @@ class KeywordMatcher:
 
     def __init__(self, specs: Sequence[PatternSpec], view: str) -> None:
         self.view = view
-        raw: list[tuple[str, int, Role]] = []
+        texts = [spec.pattern for spec in specs]
+        owners: list[tuple[int, Role]] = [(spec.entry, "hit") for spec in specs]
         self._window: dict[int, int] = {}
         self._has_near: set[int] = set()
         for spec in specs:
-            raw.append((spec.pattern, spec.entry, "hit"))
-            raw += [(a, spec.entry, "allow") for a in spec.allow]
-            raw += [(w, spec.entry, "near") for w in spec.near]
-            raw += [(w, spec.entry, "absent") for w in spec.absent]
+            if not (spec.allow or spec.near or spec.absent):
+                continue
+            for role, words in (("allow", spec.allow), ("near", spec.near),
+                                ("absent", spec.absent)):
+                texts += words
+                owners += [(spec.entry, role)] * len(words)  # type: ignore[list-item]
             if spec.near or spec.absent:
                 self._window[spec.entry] = spec.window
             if spec.near:
                 self._has_near.add(spec.entry)
-        folded = fold_patterns([p for p, _, _ in raw], view)
-        terms: dict[str, list[Term]] = defaultdict(list)
-        for text, (_, entry, role) in zip(folded, raw, strict=True):
-            if text:  # a pattern of separators only folds to nothing in the loose view
-                # The pinyin view checks syllable edges instead of word edges.
-                whole_word = view != "pinyin" and is_latin_word(text)
-                terms[text].append(Term(entry, role, whole_word))
+        terms: dict[str, list[Term]] = {}
+        for text, (entry, role) in zip(fold_patterns(texts, view), owners, strict=True):
+            if not text:  # a pattern of separators only folds to nothing in the loose view
+                continue
+            # The pinyin view checks syllable edges instead of word edges.
+            term = Term(entry, role, view != "pinyin" and text.isascii()
+                        and is_latin_word(text))
+            same = terms.get(text)
+            if same is None:
+                terms[text] = [term]
+            else:
+                same.append(term)
         self._patterns = list(terms)
-        self._terms = [tuple(terms[p]) for p in self._patterns]
+        self._terms = [tuple(t) for t in terms.values()]
         self._automaton = (ahocorasick_rs.AhoCorasick(
             self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
             if self._patterns else None)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -351,41 +350,48 @@ def is_latin_word(folded: str) -> bool:
     return bool(folded) and folded.isascii() and folded.isalnum()
 
 
+_CLASS_ORDER = ("zero_width", "combining_mark", "numeral", "width", "case", "traditional",
+                "homoglyph")
+
+
+@cache
+def _char_classes(c: str) -> frozenset[str]:
+    """The evasion classes one character belongs to (cached: texts repeat characters)."""
+    category = unicodedata.category(c)
+    numeric = unicodedata.numeric(c, None) is not None
+    classes = set()
+    if category == "Cf":
+        classes.add("zero_width")
+    if category in ("Mn", "Me"):
+        classes.add("combining_mark")
+    if c in NUMERALS or (not c.isascii() and numeric and category != "Lo"):
+        classes.add("numeral")
+    elif unicodedata.normalize("NFKC", c) != c and not numeric:
+        classes.add("width")
+    if c.casefold() != c:
+        classes.add("case")
+    if c in _traditional_to_simplified():
+        classes.add("traditional")
+    if c in HOMOGLYPHS:
+        classes.add("homoglyph")
+    if is_separator(c):
+        classes.add("emoji" if category == "So" and ord(c) >= 0x2600 else "separator")
+    return frozenset(classes)
+
+
 def evasions(found: str, pattern: str) -> tuple[str, ...]:
     """Names of the evasion classes that turn `pattern` into the original text `found`:
     what a reviewer sees next to a match ("traditional", "separator", ...)."""
-    t2s = _traditional_to_simplified()
-    classes = []
-    checks: tuple[tuple[str, Callable[[str], bool]], ...] = (
-        ("zero_width", lambda c: unicodedata.category(c) == "Cf"),
-        ("combining_mark", lambda c: unicodedata.category(c) in ("Mn", "Me")),
-        ("numeral", lambda c: c in NUMERALS or (not c.isascii()
-                                                and unicodedata.numeric(c, None) is not None
-                                                and unicodedata.category(c) != "Lo")),
-        ("width", lambda c: c not in NUMERALS and unicodedata.normalize("NFKC", c) != c
-         and unicodedata.numeric(c, None) is None),
-        ("case", lambda c: c.casefold() != c),
-        ("traditional", lambda c: c in t2s),
-        ("homoglyph", lambda c: c in HOMOGLYPHS),
-    )
-    for name, test in checks:
-        if any(test(c) for c in found) and not any(test(c) for c in pattern):
-            classes.append(name)
-    if _count_separators(found) > _count_separators(pattern):
-        classes.append("emoji" if any(_is_emoji(c) for c in found) else "separator")
-    folded_found, folded_pattern = fold_pattern(found, "normalized"), fold_pattern(pattern,
-                                                                                  "normalized")
-    if _repeats(folded_found) > _repeats(folded_pattern):
+    in_found = frozenset().union(*map(_char_classes, found))
+    in_pattern = frozenset().union(*map(_char_classes, pattern))
+    classes = [name for name in _CLASS_ORDER if name in in_found and name not in in_pattern]
+    seps_found = sum(1 for c in found if is_separator(c))
+    if seps_found > sum(1 for c in pattern if is_separator(c)):
+        classes.append("emoji" if "emoji" in in_found else "separator")
+    if _repeats(fold_pattern(found, "normalized")) > _repeats(fold_pattern(pattern,
+                                                                         "normalized")):
         classes.append("repeat")
     return tuple(classes)
-
-
-def _count_separators(s: str) -> int:
-    return sum(1 for c in s if is_separator(c))
-
-
-def _is_emoji(c: str) -> bool:
-    return unicodedata.category(c) == "So" and ord(c) >= 0x2600
 
 
 def _repeats(s: str) -> int:
