@@ -385,8 +385,8 @@ def evasions(found: str, pattern: str) -> tuple[str, ...]:
     in_found = frozenset().union(*map(_char_classes, found))
     in_pattern = frozenset().union(*map(_char_classes, pattern))
     classes = [name for name in _CLASS_ORDER if name in in_found and name not in in_pattern]
-    seps_found = sum(1 for c in found if is_separator(c))
-    if seps_found > sum(1 for c in pattern if is_separator(c)):
+    seps_found = sum(1 for c in found if _separator(c))
+    if seps_found > sum(1 for c in pattern if _separator(c)):
         classes.append("emoji" if "emoji" in in_found else "separator")
     if _repeats(fold_pattern(found, "normalized")) > _repeats(fold_pattern(pattern,
                                                                          "normalized")):
@@ -394,6 +394,9 @@ def evasions(found: str, pattern: str) -> tuple[str, ...]:
     return tuple(classes)
 
 
+_separator = cache(is_separator)  # texts repeat characters; the tables cover 0x110000
+
+
 def _repeats(s: str) -> int:
-    letters = [c for c in s if not is_separator(c)]
+    letters = [c for c in s if not _separator(c)]
     return sum(1 for a, b in itertools.pairwise(letters) if a == b)
