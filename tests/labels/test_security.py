@@ -292,6 +292,32 @@ def test_any_edit_of_the_record_is_never_valid(data: st.DataObject) -> None:
     assert result.status != "valid" or raw[at].lower() == char.lower(), (raw[at], char, result)
 
 
+_TEXT = st.text(alphabet="".join(chr(c) for c in range(0x21, 0x7F) if c not in (0x22, 0x5C)),
+                max_size=20)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _TEXT,
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.sampled_from(["Type", "Version", "PubSD", "Bindings",
+                                                        "TBSData", "AlgID", "KeyValue",
+                                                        "Signature", "Value", "Method"]) | _TEXT,
+                                       inner, max_size=5), max_leaves=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=_JSON, depth=st.integers(0, 3000))
+def test_hostile_records_never_raise(body: object, depth: int) -> None:
+    for value in ({"SecurityData": body}, {"SecurityData": {"Type": "TC260PG", "Version": 1,
+                                                            "PubSD": body, "Bindings": body}}):
+        raw = json.dumps(value, separators=(",", ":"))[:4000]
+        label = dataclasses.replace(LABEL, reserved_code1=raw)
+        result = verify_label(label, FIXED_DIGEST, PINNED, watermark=b"\x01")
+        assert result.status in ("invalid", "unsigned", "untrusted")
+        assert security.binding_method(label) is None or isinstance(
+            security.binding_method(label), str)
+    deep = dataclasses.replace(LABEL, reserved_code1='{"SecurityData":' + "[" * depth)
+    assert verify_label(deep, None, PINNED).status in ("invalid", "unsigned")
+    assert security.binding_method(deep) is None
+
+
 # --- propagator ------------------------------------------------------------------------------
 
 

@@ -1,33 +1,28 @@
 """Signed labels (TC260-PG-202511A): a `SecurityData` record in ReservedCode1/ReservedCode2.
 
-The record follows the shape real producers write (MiniMax, see the reference §2.4)::
+The record has the shape real producers write (MiniMax, reference §2.4), as compact JSON
+of hex strings (no space or backslash: it passes the Annex E charset; `"` travels as
+the escaped quote the clause allows)::
 
     {"SecurityData":{"Type":"TC260PG","Version":1,
-      "Bindings":[{"Type":"ContentHash","AlgID":"<SM3>","Method":"png-image-chunks",
-                   "Value":"<hex>"},{"Type":"Watermark","Value":"<hex>"}],
-      "PubSD":[{"Type":"DS","AlgID":"<SM3withSM2>","TBSData":{"Type":"Md"},"Signature":"<hex>"},
-               {"Type":"DS","AlgID":"<SM3withSM2>","TBSData":{"Type":"MdBindings"},...},
-               {"Type":"PubKey","AlgID":"<SM3withSM2>","KeyValue":"<SPKI DER hex>"}]}}
+      "Bindings":[{"Type":"ContentHash","AlgID":SM3,"Method":…,"Value":hex},
+                  {"Type":"Watermark","Value":hex}],
+      "PubSD":[{"Type":"DS","AlgID":SM3withSM2,"TBSData":{"Type":"Md"},"Signature":DER hex},
+               {"Type":"DS",…,"TBSData":{"Type":"MdBindings"},…},
+               {"Type":"PubKey","AlgID":SM3withSM2,"KeyValue":SPKI DER hex}]}}
 
-Two signatures, both SM3withSM2 (GB/T 32918 with the default signer ID):
-- `Md` covers the guide's Appendix A.1 string, `"Label":"1","ContentProducer":"…",
-  "ProduceID":"…"`, exactly, so other TC260 verifiers can check it;
-- `MdBindings` covers the same string followed by `,"Bindings":<the Bindings array>`,
-  which ties the label to this content. (The guide's own selection for binding
-  signatures is not public; this one is ours, and a verifier that knows only `Md`
-  reports it as unsupported rather than failed.)
+`Md` signs the Appendix A.1 string `"Label":"1","ContentProducer":"…","ProduceID":"…"`
+exactly, so other TC260 verifiers can check it; `MdBindings` signs that string plus
+`,"Bindings":[…]`, tying the label to the content (the guide's own selection for
+binding signatures is not public: this one is ours, and a verifier that knows only
+`Md` calls it unsupported, not failed). A propagator signs ReservedCode2 over every
+field before it, so it also seals the producer's record as the platform received it.
 
-A propagator signs ReservedCode2 over every field before it (Label … PropagateID),
-so its signature also seals the producer's record as the platform received it.
-
-The record is compact JSON of hex strings: no space or backslash, so it passes the
-Annex E charset (a `"` is carried as the escaped quote the clause allows).
-
-Content digest: SM3 over the media data, not the metadata, so writing the label (or
-a C2PA manifest) does not change it. For PNG and JPEG it hashes the compressed image
-data as stored (exact and decoder-independent: JPEG decoders may differ in IDCT and
-upsampling, so decoded pixels of a JPEG are not a stable identity across readers);
-other raster formats Pillow reads fall back to the decoded pixels.
+The content digest hashes the media data, not the metadata, so writing the label or a
+C2PA manifest leaves it unchanged. For PNG and JPEG it hashes the compressed image data
+as stored: exact and decoder-independent (JPEG decoders may differ in IDCT and
+upsampling, so decoded JPEG pixels are no stable identity across readers). Other
+raster formats fall back to Pillow's decoded pixels.
 """
 
 from __future__ import annotations
@@ -59,7 +54,7 @@ RECORD_TYPE = "TC260PG"
 RECORD_VERSION = 1
 # SubjectPublicKeyInfo DER up to the point: id-ecPublicKey with the SM2 curve (1.2.156.10197.1.301).
 SPKI_PREFIX = bytes.fromhex("3059301306072A8648CE3D020106082A811CCF5501822D034200")
-SIGNER_ID = b"1234567812345678"  # GB/T 35276 default ID, the one OpenSSL and MiniMax use
+SIGNER_ID = b"1234567812345678"  # GB/T 35276 default ID (OpenSSL: -pkeyopt distid:…)
 
 _CURVE: dict[str, str] = sm2.default_ecc_table
 _P, _A, _B, _N = (int(_CURVE[k], 16) for k in ("p", "a", "b", "n"))
@@ -375,7 +370,7 @@ def verify_label(label: AIGCLabel, content_digest: ContentDigest | None,
     raw = label.fields()[where]
     try:
         parsed: object = json.loads(raw) if raw.startswith("{") else None
-    except ValueError:
+    except (ValueError, RecursionError):  # 4096 characters can nest deeper than json allows
         return result("invalid", "malformed-record", f"{where} starts like JSON but is not")
     record = parsed.get("SecurityData") if isinstance(parsed, dict) else None
     if not isinstance(record, dict):
@@ -401,8 +396,8 @@ def verify_label(label: AIGCLabel, content_digest: ContentDigest | None,
     if not _verify(point, _tbs(label, role).encode(), md):
         return result("invalid", "signature-mismatch",
                       f"the {role}'s label signature does not verify: "
-                      f"{', '.join(SIGNED_FIELDS[role])} changed after signing, "
-                      "or the signature was made with another key", kid)
+                      f"{', '.join(SIGNED_FIELDS[role])} changed after signing, the "
+                      "signature was made with another key, or it signs other data", kid)
     bound = False
     if content_digest is not None or watermark is not None:
         problem = _check_bindings(label, role, record, entries, point, content_digest,
@@ -434,7 +429,7 @@ def _check_bindings(label: AIGCLabel, role: Role, record: dict[str, Any],
     if not _verify(point, _bindings_tbs(label, role, bindings), signature):
         return ("signature-mismatch", "the binding signature does not verify: the bindings "
                 "or the label fields changed after signing")
-    by_type = {b.get("Type"): b for b in _objects(bindings)}
+    by_type = {str(b.get("Type")): b for b in _objects(bindings)}
     content = by_type.get("ContentHash")
     if digest is not None:
         if content is None:
@@ -458,7 +453,7 @@ def binding_method(label: AIGCLabel, role: Role = "producer") -> str | None:
     try:
         parsed = json.loads(label.fields()[RECORD_FIELD[role]])
         bindings = parsed["SecurityData"]["Bindings"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, RecursionError, KeyError, TypeError, IndexError):
         return None
     for b in _objects(bindings):
         if b.get("Type") == "ContentHash" and isinstance(b.get("Method"), str):
