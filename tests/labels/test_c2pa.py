@@ -178,6 +178,19 @@ def test_signed_label_and_c2pa_together(tmp_path: Path, pki: Pki) -> None:
 # --- tampering ------------------------------------------------------------------------------
 
 
+def signed(tmp_path: Path, fmt: str, pki: Pki) -> Path:
+    src = labelled(tmp_path, fmt)
+    dst = tmp_path / f"signed{src.suffix}"
+    sign_c2pa(src, dst, LABEL, pki.credentials)
+    return dst
+
+
+def assert_hash_mismatch(path: Path, pki: Pki) -> None:
+    report = read_c2pa(path, trust_anchors=pki.ca_pem)
+    assert report.state == "Invalid"
+    assert "assertion.dataHash.mismatch" in report.failures
+
+
 def _png_chunks(data: bytes) -> list[tuple[int, bytes, int]]:
     """(offset, type, length) of each chunk, parsed here independently of the carrier."""
     out, pos = [], 8
@@ -189,8 +202,7 @@ def _png_chunks(data: bytes) -> list[tuple[int, bytes, int]]:
 
 
 def test_one_byte_pixel_change_in_png_is_invalid(tmp_path: Path, pki: Pki) -> None:
-    dst = tmp_path / "signed.png"
-    sign_c2pa(labelled(tmp_path, "PNG"), dst, LABEL, pki.credentials)
+    dst = signed(tmp_path, "PNG", pki)
     data = bytearray(dst.read_bytes())
     offset, _, length = next(c for c in _png_chunks(bytes(data)) if c[1] == b"IDAT")
     body = bytearray(zlib.decompress(bytes(data[offset + 8:offset + 8 + length])))
@@ -202,28 +214,22 @@ def test_one_byte_pixel_change_in_png_is_invalid(tmp_path: Path, pki: Pki) -> No
     dst.write_bytes(bytes(data))
     with Image.open(dst) as image:
         image.load()  # still a well-formed PNG
-    report = read_c2pa(dst, trust_anchors=pki.ca_pem)
-    assert report.state == "Invalid"
-    assert "assertion.dataHash.mismatch" in report.failures
+    assert_hash_mismatch(dst, pki)
 
 
 def test_one_byte_change_in_jpeg_scan_is_invalid(tmp_path: Path, pki: Pki) -> None:
-    dst = tmp_path / "signed.jpg"
-    sign_c2pa(labelled(tmp_path, "JPEG"), dst, LABEL, pki.credentials)
+    dst = signed(tmp_path, "JPEG", pki)
     data = bytearray(dst.read_bytes())
     sos = data.rindex(b"\xff\xda")
     at = next(i for i in range(sos + 30, len(data)) if data[i] < 0xF0 and data[i - 1] != 0xFF)
     data[at] ^= 0x01
     dst.write_bytes(bytes(data))
-    report = read_c2pa(dst, trust_anchors=pki.ca_pem)
-    assert report.state == "Invalid"
-    assert "assertion.dataHash.mismatch" in report.failures
+    assert_hash_mismatch(dst, pki)
 
 
 def test_relabelling_after_signing_breaks_the_manifest(tmp_path: Path, pki: Pki) -> None:
     """Why the label is written first: metadata written after the manifest is a change."""
-    dst = tmp_path / "signed.png"
-    sign_c2pa(labelled(tmp_path, "PNG"), dst, LABEL, pki.credentials)
+    dst = signed(tmp_path, "PNG", pki)
     other = replace(LABEL, produce_id="img-0002")
     write_label(dst, dst, other)
     report = read_c2pa(dst, trust_anchors=pki.ca_pem)
@@ -241,8 +247,7 @@ def test_no_manifest(tmp_path: Path) -> None:
 
 
 def test_truncated_manifest_is_reported_not_raised(tmp_path: Path, pki: Pki) -> None:
-    dst = tmp_path / "signed.png"
-    sign_c2pa(labelled(tmp_path, "PNG"), dst, LABEL, pki.credentials)
+    dst = signed(tmp_path, "PNG", pki)
     data = dst.read_bytes()
     offset, _, length = next(c for c in _png_chunks(data) if c[1] == b"caBX")
     cut = data[:offset + 8 + length // 2]

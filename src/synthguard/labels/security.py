@@ -27,9 +27,11 @@ raster formats fall back to Pillow's decoded pixels.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Literal, cast
@@ -46,7 +48,7 @@ from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
 from synthguard.labels.carriers import jpeg as jpeg_carrier
 from synthguard.labels.carriers import png as png_carrier
-from synthguard.labels.carriers.base import COPY_BLOCK
+from synthguard.labels.carriers.base import COPY_BLOCK, copy_range
 
 SM3_OID = "1.2.156.10197.1.401"
 SM3_WITH_SM2 = "1.2.156.10197.1.501"
@@ -211,35 +213,38 @@ class ContentDigest:
         return self.value.hex().upper()
 
 
+class _Sink(io.RawIOBase):
+    """A write-only stream into SM3, so the carriers' block copier can feed the hash."""
+
+    def __init__(self) -> None:
+        self.hash = hashes.Hash(hashes.SM3())
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, block: Any) -> int:
+        self.hash.update(bytes(block))
+        return len(block)
+
+
 def _png_digest(src: BinaryIO) -> ContentDigest:
-    h = hashes.Hash(hashes.SM3())
+    sink = _Sink()
     for chunk in png_carrier._walk(src).chunks:
         if chunk.type in _PNG_IMAGE_CHUNKS:
-            h.update(chunk.type + chunk.length.to_bytes(4, "big"))
-            _hash_range(src, h, chunk.offset + 8, chunk.length)
-    return ContentDigest("png-image-chunks", h.finalize())
+            sink.write(chunk.type + chunk.length.to_bytes(4, "big"))
+            copy_range(src, cast(BinaryIO, sink), chunk.offset + 8, chunk.length)
+    return ContentDigest("png-image-chunks", sink.hash.finalize())
 
 
 def _jpeg_digest(src: BinaryIO) -> ContentDigest:
     """Header segments other than metadata, then everything from the first scan on."""
-    h = hashes.Hash(hashes.SM3())
+    sink = _Sink()
     src.seek(0)
     for seg in jpeg_carrier._segments(src):
         if seg.marker not in _JPEG_METADATA:
-            h.update(b"\xff" + seg.raw.lstrip(b"\xff"))  # without fill bytes (B.1.1.2)
-    while block := src.read(COPY_BLOCK):
-        h.update(block)
-    return ContentDigest("jpeg-image-segments", h.finalize())
-
-
-def _hash_range(src: BinaryIO, h: hashes.Hash, offset: int, length: int) -> None:
-    src.seek(offset)
-    while length > 0:
-        block = src.read(min(length, COPY_BLOCK))
-        if not block:
-            raise MalformedFile(f"file ended early at offset {src.tell()}")
-        h.update(block)
-        length -= len(block)
+            sink.write(b"\xff" + seg.raw.lstrip(b"\xff"))  # without fill bytes (B.1.1.2)
+    shutil.copyfileobj(src, sink, COPY_BLOCK)
+    return ContentDigest("jpeg-image-segments", sink.hash.finalize())
 
 
 def _pixel_digest(src: BinaryIO) -> ContentDigest:
