@@ -60,6 +60,19 @@ def test_one_match_per_entry_and_place_with_the_strictest_view() -> None:
     assert [(m.view, m.span) for m in matches] == [("exact", (0, 4)), ("loose", (5, 12))]
 
 
+def test_one_loose_scan_still_reports_the_strict_view_and_span() -> None:
+    engine = engine_of(entry("谢谢你", action="review"))
+
+    def first(text: str) -> tuple[str, tuple[int, int]]:
+        match = engine.review(text, stage="input").matches[0]
+        return match.view, match.span
+
+    assert first("谢谢谢你") == ("exact", (1, 4))  # the repeat merged into the loose hit
+    assert first("谢謝你") == ("normalized", (0, 3))
+    assert first("谢 谢！你") == ("loose", (0, 5))
+    assert first("谢谢谢謝你") == ("normalized", (2, 5))
+
+
 def test_exact_only_mode_ignores_evasions() -> None:
     engine = engine_of(entry("代开发票"), options=EngineOptions(normalize=False))
     assert engine.review("代开发票", stage="input").decision == "block"

@@ -38,6 +38,7 @@ def test_taxonomy_has_5_categories_and_31_risks() -> None:
     ({"action": "delete"}, "action"),
     ({"pattern": "日"}, "at least 2 characters"),
     ({"pattern": "!!!"}, "at least 2 characters"),
+    ({"pattern": "代开      发票"}, "separators in a row"),
     ({"kind": "regex", "pattern": r"(a)\1"}, "RE2"),
     ({"kind": "sample", "pattern": "太短的样本"}, "20-512"),
     ({"kind": "image_hash", "pattern": "xyz"}, "pHash"),

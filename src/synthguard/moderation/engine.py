@@ -30,6 +30,7 @@ from synthguard.moderation.normalize import (
     evasions,
     exact_view,
     fold_pattern,
+    fold_patterns,
     loose_view,
     normalized_view,
     pinyin_view,
@@ -124,6 +125,7 @@ class ModerationEngine:
         self.classifier = classifier
         self._entries = release.entries
         self._weights = {e.id: e.score for e in release.entries}
+        self._normalized = fold_patterns([e.pattern for e in release.entries], "normalized")
         self._m = self._build()
         self.build_seconds = time.perf_counter() - started
 
@@ -142,7 +144,9 @@ class ModerationEngine:
                 pinyin_specs += [PatternSpec(i, p, spec.allow, spec.near, spec.absent,
                                              spec.window) for p in _pinyin_forms(e.pattern)]
                 initials += [PatternSpec(i, p) for p in _initials(e.pattern)]
-        views = ("normalized", "loose") if self.options.normalize else ("exact",)
+        # One automaton for the loose view finds every normalized match too (each step
+        # of the loose view only merges more); `_strict` then tells them apart.
+        views = ("loose",) if self.options.normalize else ("exact",)
         for view in views:
             m.keyword[view] = KeywordMatcher(specs, view)
         if pinyin_specs:
@@ -190,13 +194,11 @@ class ModerationEngine:
             if m.regex:
                 found += self._keyword(m.regex.find(view), view, "exact", text)
             return found
-        normalized = normalized_view(text)
-        found += self._keyword(m.keyword["normalized"].find(normalized), normalized,
-                               "normalized", text)
         if m.regex:
+            normalized = normalized_view(text)
             found += self._keyword(m.regex.find(normalized), normalized, "normalized", text)
         loose = loose_view(text, max_gap=self.options.max_gap)
-        found += self._keyword(m.keyword["loose"].find(loose), loose, "loose", text)
+        found += [self._strict(hit, loose, text) for hit in m.keyword["loose"].find(loose)]
         if m.initials is not None:
             found += self._keyword(m.initials.find(loose), loose, "loose", text, "initials")
         if "pinyin" in m.keyword:
@@ -210,6 +212,28 @@ class ModerationEngine:
                 found.append(_Found(hit.entry, "normalized" if near else "loose", span,
                                     () if near else ("spinning",), round(hit.score, 3)))
         return found
+
+    def _strict(self, hit: Hit, loose: View, text: str) -> _Found:
+        """The strictest view a loose-view keyword hit holds in: exact when the original
+        is the pattern as written, normalized when the normalized original contains the
+        normalized pattern (the span narrowed to it), else loose."""
+        start, end = loose.original_span(hit.start, hit.end)
+        entry = self._entries[hit.entry]
+        found = text[start:end]
+        if found == entry.pattern:
+            return _Found(hit.entry, "exact", (start, end))
+        wanted = self._normalized[hit.entry]
+        folded = fold_pattern(found, "normalized")
+        if folded == wanted:
+            return _Found(hit.entry, "normalized", (start, end))
+        if wanted in folded:  # a repeat or separator run merged into the loose match
+            view = normalized_view(found)
+            at = view.text.find(wanted)
+            sub_start, sub_end = view.original_span(at, at + len(wanted))
+            span = (start + sub_start, start + sub_end)
+            exact = text[span[0]:span[1]] == entry.pattern
+            return _Found(hit.entry, "exact" if exact else "normalized", span)
+        return _Found(hit.entry, "loose", (start, end))
 
     def _keyword(self, hits: list[Hit], view: View, name: ViewName, text: str,
                  extra: str | None = None) -> list[_Found]:

@@ -32,7 +32,7 @@ from typing import Any, Literal, get_args
 from synthguard.errors import SynthGuardError
 from synthguard.moderation import taxonomy
 from synthguard.moderation.matcher import regex_problem
-from synthguard.moderation.normalize import fold_pattern
+from synthguard.moderation.normalize import BOUNDARY, DEFAULT_MAX_GAP, fold_pattern, is_separator
 from synthguard.moderation.phash import from_hex
 from synthguard.moderation.samples import MAX_SAMPLE_CHARS, MIN_SAMPLE_CHARS
 
@@ -248,10 +248,22 @@ def entry_problems(entry: Entry) -> list[str]:
     return p
 
 
+def _long_gap(pattern: str) -> bool:
+    run = 0
+    for c in pattern:
+        run = run + 1 if is_separator(c) else 0
+        if run > DEFAULT_MAX_GAP:
+            return True
+    return False
+
+
 def _pattern_problems(entry: Entry) -> list[str]:
     if entry.kind in KEYWORD_KINDS:
         if len(fold_pattern(entry.pattern, "loose")) < 2:
             return ["a keyword needs at least 2 characters after normalization"]
+        if BOUNDARY in fold_pattern(entry.pattern, "normalized") or _long_gap(entry.pattern):
+            return [f"a keyword may not hold more than {DEFAULT_MAX_GAP} separators in a row "
+                    "(the loose view reads such a run as a word boundary)"]
         bad = [a for a in entry.allow
                if fold_pattern(entry.pattern, "normalized") not in fold_pattern(a, "normalized")]
         return [f"allow phrase {a!r} does not contain the keyword" for a in bad]
