@@ -16,7 +16,15 @@ from synthguard.explicit import DEFAULT_ZH
 from synthguard.gateway.backends.demo import demo_words
 from synthguard.gateway.review import ReviewContext, ReviewResult, RuleReviewer, Stage
 from synthguard.store import Database
-from tests.gateway.conftest import BLOCKED_WORD, MODEL, PRODUCER, RULES, Gateway, run_gateway
+from tests.gateway.conftest import (
+    BLOCKED_WORD,
+    MODEL,
+    PRODUCER,
+    RULES,
+    Gateway,
+    make_config,
+    run_gateway,
+)
 
 USER = [{"role": "user", "content": "Tell me about rivers."}]
 SPELLED = "demo:spell:" + "-".join(BLOCKED_WORD)  # the demo model writes the word itself
@@ -241,3 +249,41 @@ def test_review_failure_whole_answer_withholds_output(failing: Gateway) -> None:
         failing_reviewer_passes_first.chat.completions.create(model=MODEL, messages=USER)
     assert caught.value.status_code == 503 and caught.value.code == "review_unavailable"
     assert failing.all_records()[-1].status == "error"
+
+
+def test_notice_at_both_ends_in_streams_and_answers(sqlite_database: Database) -> None:
+    notice = "AI生成 | AI-generated content"
+    config = make_config(notice=notice, notice_position="both")
+    for gateway in run_gateway(sqlite_database, config):
+        _, key = gateway.key()
+        client = gateway.client(key)
+        body = "".join(demo_words(USER[0]["content"]))
+        answer = client.chat.completions.create(model=MODEL, messages=USER)
+        assert answer.choices[0].message.content == f"{notice}\n\n{body}\n\n{notice}\n"
+        chunks = list(client.chat.completions.create(model=MODEL, messages=USER, stream=True))
+        contents = [c.choices[0].delta.content or "" for c in chunks]
+        assert contents[0] == f"{notice}\n\n" and contents[-2] == f"\n\n{notice}"
+        assert chunks[-1].choices[0].finish_reason == "stop" and contents[-1] == ""
+        assert "".join(contents) == f"{notice}\n\n{body}\n\n{notice}"
+
+
+def test_client_leaving_mid_stream_is_recorded_as_incomplete(sqlite_database: Database) -> None:
+    import httpx
+
+    for gateway in run_gateway(sqlite_database, demo_delay_s=0.02):
+        _, key = gateway.key()
+        body = {"model": MODEL, "messages": USER, "stream": True}
+        with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", json=body,
+                          headers={"Authorization": f"Bearer {key}"}) as response:
+            record_id = response.headers["x-synthguard-record-id"]
+            events = response.iter_lines()
+            next(e for e in events if e.startswith("data: "))  # the notice chunk
+        deadline = time.monotonic() + 10
+        while (record := gateway.records.get(record_id)) is None:
+            assert time.monotonic() < deadline, "no record for the abandoned stream"
+            time.sleep(0.05)
+        review = record.output_review
+        assert record.status == "error" and record.error_code == "client_disconnected"
+        assert review is not None and review["complete"] is False
+        assert review["decision"] == "incomplete"
+        assert review["windows_reviewed"] == review["windows_released"]

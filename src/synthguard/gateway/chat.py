@@ -12,6 +12,7 @@ client goes away mid-stream.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from synthguard.gateway.streaming import HeldBackRelease, OutputBlocked, review_
 from synthguard.labels import AIGCLabel
 
 OVERHEAD_HEADER = "X-SynthGuard-Overhead-Ms"
+log = logging.getLogger("synthguard.gateway")
 
 
 @dataclass
@@ -123,10 +125,15 @@ class ChatService:
         except BackendError as exc:
             error = (errors.upstream_timeout() if exc.timeout
                      else errors.upstream_error(str(exc), exc.status))
+        except Exception:
+            log.exception("stream failed", extra={"event": "internal_error",
+                                                  "record_id": ctx.record_id})
+            error = errors.internal_error()
         finally:
             # Runs on client disconnect too (the generator is cancelled or closed), so
             # the record is shielded from that cancellation.
             with anyio.CancelScope(shield=True):
+                await deltas.aclose()
                 report = release.report.as_dict()
                 released = notice.prefix + release.report.text
                 if status == "ok":
@@ -172,6 +179,16 @@ class _Timed:
 
     async def first(self) -> ChatDelta | None:
         return await self._next()
+
+    async def aclose(self) -> None:
+        """Stop the model server's stream (and free its connection) when we stop early."""
+        close = getattr(self._source, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception as exc:
+                log.warning("closing the model stream failed",
+                            extra={"event": "backend_close", "error": type(exc).__name__})
 
     async def texts(self, first: ChatDelta | None) -> AsyncIterator[str]:
         delta = first
