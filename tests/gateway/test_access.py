@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from synthguard.accounts import AccountState
-from synthguard.gateway.consent import MemoryConsentStore, StoreConsentChecker
+from synthguard.gateway.consent import ConsentVerdict, MemoryConsentStore, StoreConsentChecker
 from synthguard.store import Database
 from tests.gateway.conftest import MODEL, Gateway, run_gateway
 
@@ -239,3 +239,30 @@ def test_every_request_has_exactly_one_record(sqlite_gateway: Gateway) -> None:
     records = sqlite_gateway.all_records()
     assert [r.id for r in records] == seen
     assert [r.status for r in records] == ["ok"] * 5 + ["refused"] * 2
+
+
+class _RecordingChecker:
+    """Grants everything; remembers what the consent gate asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str | None, str, str | None]] = []
+
+    def check(self, consent_id: str | None, *, kind: str, user_id: str,
+              output: str | None = None) -> ConsentVerdict:
+        self.asked.append((consent_id, kind, output))
+        return ConsentVerdict(True)
+
+
+def test_consent_gate_says_what_the_edit_produces(sqlite_database: Database) -> None:
+    checker = _RecordingChecker()
+    for gateway in run_gateway(sqlite_database, consent=checker):
+        _, key = gateway.key()
+        client = gateway.client(key)
+        face = {"synthguard": {"biometric_edit": "face", "consent_id": "c-1"}}
+        client.images.generate(model=MODEL, prompt="p", size="256x256", extra_body=face)
+        client.chat.completions.create(model=MODEL, messages=USER, extra_body=face)
+        client.audio.speech.create(model=MODEL, voice="v", input="hi", extra_body={
+            "synthguard": {"biometric_edit": "voice", "consent_id": "c-2"}})
+        client.chat.completions.create(model=MODEL, messages=USER)  # no edit: no check
+    assert checker.asked == [("c-1", "face", "image"), ("c-1", "face", None),
+                             ("c-2", "voice", "audio")]

@@ -28,7 +28,7 @@ from synthguard.accounts import Accounts, RateLimiter, Records
 from synthguard.config import Config
 from synthguard.gateway import errors
 from synthguard.gateway.backends import Backend, BackendError, build_backends
-from synthguard.gateway.chat import OVERHEAD_HEADER, ChatService
+from synthguard.gateway.chat import ChatService
 from synthguard.gateway.consent import ConsentChecker, StoreConsentChecker
 from synthguard.gateway.context import RefusalStatus, RequestContext, Withheld
 from synthguard.gateway.context import Scope as Modality
@@ -43,6 +43,7 @@ from synthguard.gateway.schemas import (
     ImageGenerationRequest,
     SpeechRequest,
 )
+from synthguard.gateway.service import OVERHEAD_HEADER
 from synthguard.store import Database
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -181,8 +182,9 @@ def create_app(config: Config, *, database: Database | None = None,
         consent=consent if consent is not None else StoreConsentChecker(), reviewer=reviewer,
         review_timeout_s=review_timeout_s)
     labeler = Labeler(config)
-    chat = ChatService(models, upstream, reviewer, labeler, recorder, config.review_window_chars,
-                       review_timeout_s)
+    chat = ChatService(models, upstream, labeler, recorder, reviewer=reviewer,
+                       window_chars=config.review_window_chars,
+                       review_timeout_s=review_timeout_s)
     media = MediaService(models, upstream, labeler, recorder)
     gateway = Gateway(pipeline, recorder)
 

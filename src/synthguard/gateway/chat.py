@@ -23,38 +23,26 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from synthguard.accounts import canonical_digest
 from synthguard.gateway import errors
-from synthguard.gateway.backends import Backend, BackendError, ChatDelta
+from synthguard.gateway.backends import BackendError, ChatDelta
 from synthguard.gateway.context import RequestContext, Withheld
-from synthguard.gateway.labeling import Labeler
-from synthguard.gateway.recording import Recorder, RecordFailed
+from synthguard.gateway.recording import RecordFailed
 from synthguard.gateway.review import ReviewContext, Reviewer, ReviewFailed
-from synthguard.gateway.schemas import ChatCompletionRequest, upstream_payload
+from synthguard.gateway.service import GenerationService
 from synthguard.gateway.streaming import HeldBackRelease, OutputBlocked, review_text
 from synthguard.labels import AIGCLabel
 
-OVERHEAD_HEADER = "X-SynthGuard-Overhead-Ms"
 log = logging.getLogger("synthguard.gateway")
 
 
 @dataclass
-class ChatService:
-    backends: dict[str, Backend]
-    upstream_models: dict[str, str]
+class ChatService(GenerationService):
     reviewer: Reviewer
-    labeler: Labeler
-    recorder: Recorder
     window_chars: int
     review_timeout_s: float
 
     async def complete(self, ctx: RequestContext) -> Response:
-        request = ctx.request
-        assert isinstance(request, ChatCompletionRequest) and ctx.model is not None
-        payload = upstream_payload(request, self.upstream_models[ctx.model])
-        started = time.perf_counter()
-        try:
-            result = await self.backends[ctx.model].chat(payload)
-        finally:
-            ctx.backend_s += time.perf_counter() - started
+        backend, payload = self.route(ctx)
+        result = await self.timed(ctx, lambda: backend.chat(payload))
         review_ctx = ReviewContext(ctx.record_id, ctx.endpoint, _user(ctx))
         try:
             verdict = await review_text(self.reviewer, result.text, stage="output",
@@ -80,22 +68,16 @@ class ChatService:
                          "message": {"role": "assistant", "content": text,
                                      "refusal": None}}],
             "usage": result.usage, "synthguard": self.labeler.extension(label)}
-        return JSONResponse(body, headers=self._headers(ctx, label))
-
-    def _headers(self, ctx: RequestContext, label: AIGCLabel) -> dict[str, str]:
-        return {**ctx.response_headers, **self.labeler.header(label),
-                OVERHEAD_HEADER: f"{ctx.overhead_ms():.3f}"}
+        return JSONResponse(body, headers=self.headers(ctx, label))
 
     async def stream(self, ctx: RequestContext) -> Response:
-        request = ctx.request
-        assert isinstance(request, ChatCompletionRequest) and ctx.model is not None
-        payload = {**upstream_payload(request, self.upstream_models[ctx.model]), "stream": True}
-        deltas = _Timed(self.backends[ctx.model].chat_stream(payload), ctx)
+        backend, payload = self.route(ctx)
+        deltas = _Timed(backend.chat_stream({**payload, "stream": True}), ctx)
         # Wait for the model's first delta before answering: a model server that fails at
         # once gets a proper HTTP error instead of a stream that errors immediately.
         first = await deltas.first()
         label = self.labeler.aigc(ctx.record_id)
-        headers = self._headers(ctx, label)
+        headers = self.headers(ctx, label)
         return StreamingResponse(self._events(ctx, deltas, first, label),
                                  media_type="text/event-stream",
                                  headers={**headers, "Cache-Control": "no-cache"})

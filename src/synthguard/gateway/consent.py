@@ -22,8 +22,11 @@ class ConsentVerdict:
 
 
 class ConsentChecker(Protocol):
-    def check(self, consent_id: str | None, *, kind: BiometricKind,
-              user_id: str) -> ConsentVerdict: ...
+    def check(self, consent_id: str | None, *, kind: BiometricKind, user_id: str,
+              output: str | None = None) -> ConsentVerdict:
+        """`output` is what the request makes ("image", "audio"; None for text), for
+        consents that allow some kinds of output only."""
+        ...
 
 
 class ConsentStore(Protocol):
@@ -52,8 +55,8 @@ class StoreConsentChecker:
     def __init__(self, store: ConsentStore | None = None) -> None:
         self.store: ConsentStore = store if store is not None else MemoryConsentStore()
 
-    def check(self, consent_id: str | None, *, kind: BiometricKind,
-              user_id: str) -> ConsentVerdict:
+    def check(self, consent_id: str | None, *, kind: BiometricKind, user_id: str,
+              output: str | None = None) -> ConsentVerdict:
         if not consent_id:
             return ConsentVerdict(False, "no consent_id was given")
         if not self.store.knows(consent_id, kind=kind, user_id=user_id):

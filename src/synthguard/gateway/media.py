@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -20,13 +19,10 @@ from starlette.responses import JSONResponse, Response
 from synthguard.accounts import canonical_digest
 from synthguard.errors import SynthGuardError
 from synthguard.gateway import errors
-from synthguard.gateway.backends import Backend
-from synthguard.gateway.chat import OVERHEAD_HEADER
 from synthguard.gateway.context import RequestContext, Withheld
-from synthguard.gateway.labeling import LabeledFile, Labeler, LabelingFailed
-from synthguard.gateway.recording import Recorder
-from synthguard.gateway.schemas import ImageGenerationRequest, SpeechRequest, upstream_payload
-from synthguard.labels import AIGCLabel
+from synthguard.gateway.labeling import LabeledFile, LabelingFailed
+from synthguard.gateway.schemas import ImageGenerationRequest, SpeechRequest
+from synthguard.gateway.service import GenerationService
 
 AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac",
               "opus": "audio/ogg; codecs=opus"}
@@ -36,22 +32,7 @@ NOT_REVIEWED_AUDIO = {"reviewed": False, "reason": "no reviewer for audio conten
                       "configured; the text to speak was reviewed"}
 
 
-@dataclass
-class MediaService:
-    backends: dict[str, Backend]
-    upstream_models: dict[str, str]
-    labeler: Labeler
-    recorder: Recorder
-
-    async def _call(self, ctx: RequestContext, method: str) -> Any:
-        assert ctx.request is not None and ctx.model is not None
-        payload = upstream_payload(ctx.request, self.upstream_models[ctx.model])
-        started = time.perf_counter()
-        try:
-            return await getattr(self.backends[ctx.model], method)(payload)
-        finally:
-            ctx.backend_s += time.perf_counter() - started
-
+class MediaService(GenerationService):
     async def _label(self, fn: Any, *args: Any) -> LabeledFile:
         try:
             result: LabeledFile = await anyio.to_thread.run_sync(fn, *args)
@@ -60,14 +41,11 @@ class MediaService:
                            {"reviewed": False, "labeling": type(exc).__name__}) from exc
         return result
 
-    def _headers(self, ctx: RequestContext, label: AIGCLabel) -> dict[str, str]:
-        return {**ctx.response_headers, **self.labeler.header(label),
-                OVERHEAD_HEADER: f"{ctx.overhead_ms():.3f}"}
-
     async def images(self, ctx: RequestContext) -> Response:
         request = ctx.request
         assert isinstance(request, ImageGenerationRequest)
-        images: list[bytes] = await self._call(ctx, "images")
+        backend, payload = self.route(ctx)
+        images = await self.timed(ctx, lambda: backend.images(payload))
         label = self.labeler.aigc(ctx.record_id)
         labeled = [await self._label(self.labeler.image, data, label) for data in images]
         digests = [hashlib.sha256(f.data).hexdigest() for f in labeled]
@@ -83,13 +61,14 @@ class MediaService:
             data.append({**item, "revised_prompt": None})
         body = {"created": int(time.time()), "data": data,
                 "synthguard": self.labeler.extension(label)}
-        return JSONResponse(body, headers=self._headers(ctx, label))
+        return JSONResponse(body, headers=self.headers(ctx, label))
 
     async def speech(self, ctx: RequestContext) -> Response:
         request = ctx.request
         assert isinstance(request, SpeechRequest)
         fmt = request.response_format or "mp3"
-        audio: bytes = await self._call(ctx, "speech")
+        backend, payload = self.route(ctx)
+        audio = await self.timed(ctx, lambda: backend.speech(payload))
         label = self.labeler.aigc(ctx.record_id)
         labeled = await self._label(self.labeler.audio, audio, fmt, label)
         digest = hashlib.sha256(labeled.data).hexdigest()
@@ -97,4 +76,4 @@ class MediaService:
             ctx, "ok", output_digest=digest, output_review=NOT_REVIEWED_AUDIO,
             labels=self.labeler.file_record(label, "audio_rhythm_prompt", [(labeled, digest)]))
         return Response(labeled.data, media_type=AUDIO_MIME[fmt],
-                        headers=self._headers(ctx, label))
+                        headers=self.headers(ctx, label))

@@ -37,6 +37,8 @@ from synthguard.gateway.streaming import review_text
 UNREVIEWABLE = ("tools", "functions", "logprobs", "top_logprobs", "audio", "modalities",
                 "prediction")
 UNLABELABLE_SPEECH = ("aac", "pcm")
+# What a biometric edit produces, per endpoint, for consents limited to some outputs.
+CONSENT_OUTPUT = {"images": "image", "audio": "audio"}
 
 
 class Stage(Protocol):
@@ -196,7 +198,7 @@ class ConsentGate:
             return ALLOW
         verdict = await anyio.to_thread.run_sync(partial(
             self._checker.check, ext.consent_id, kind=ext.biometric_edit,
-            user_id=ctx.key.user_id))
+            user_id=ctx.key.user_id, output=CONSENT_OUTPUT.get(ctx.scope)))
         if not verdict.granted:
             return refuse(errors.consent_required(ext.biometric_edit, verdict.reason))
         return ALLOW

@@ -52,12 +52,15 @@ class OpenAICompatBackend:
                                    ) from None
         raise AssertionError("unreachable")
 
-    async def _post(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async def call() -> httpx.Response:
-            response = await self._client.post(path, json=payload)
+            response = await self._client.request(method, url, **kwargs)
             _check(response)
             return response
         return await self._with_connect_retries(call)
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        return await self._request("POST", path, json=payload)
 
     async def chat(self, payload: dict[str, Any]) -> ChatResult:
         body = _json(await self._post("chat/completions", payload))
@@ -119,11 +122,7 @@ class OpenAICompatBackend:
                 raise BackendError("the model server sent invalid base64 image data") from None
         if isinstance(item, dict) and isinstance(item.get("url"), str):
             # Some servers ignore response_format and give a URL; fetch it ourselves.
-            async def call() -> httpx.Response:
-                response = await self._client.get(item["url"])
-                _check(response)
-                return response
-            response = await self._with_connect_retries(call)
+            response = await self._request("GET", item["url"])
             if len(response.content) > MAX_IMAGE_BYTES:
                 raise BackendError("the model server's image is too large")
             return response.content
