@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,12 +79,12 @@ class ChatService(GenerationService):
         first = await deltas.first()
         label = self.labeler.aigc(ctx.record_id)
         headers = self.headers(ctx, label)
-        return StreamingResponse(self._events(ctx, deltas, first, label),
+        return StreamingResponse(_paced(ctx, self._events(ctx, deltas, first, label)),
                                  media_type="text/event-stream",
                                  headers={**headers, "Cache-Control": "no-cache"})
 
     async def _events(self, ctx: RequestContext, deltas: _Timed, first: ChatDelta | None,
-                      label: AIGCLabel) -> AsyncIterator[bytes]:
+                      label: AIGCLabel) -> AsyncGenerator[bytes, None]:
         chunks = _Chunks(f"chatcmpl-{ctx.record_id}", ctx.model or "",
                          self.labeler.extension(label))
         release = HeldBackRelease(self.reviewer,
@@ -135,6 +136,17 @@ class ChatService(GenerationService):
         elif finished:
             yield chunks.make({}, finish_reason=deltas.finish_reason or "stop")
             yield b"data: [DONE]\n\n"
+
+
+async def _paced(ctx: RequestContext, events: AsyncGenerator[bytes, None]
+                 ) -> AsyncIterator[bytes]:
+    """Passes the events on, charging the time the client takes to accept each one to the
+    client, not to our overhead; closing this closes `events` (its record is written)."""
+    async with aclosing(events):
+        async for event in events:
+            started = time.perf_counter()
+            yield event
+            ctx.client_s += time.perf_counter() - started
 
 
 def _user(ctx: RequestContext) -> str | None:

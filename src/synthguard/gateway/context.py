@@ -58,11 +58,13 @@ class RequestContext:
     enforcement: dict[str, object] | None = None
     enforcement_task: asyncio.Future[dict[str, object]] | None = None
     backend_s: float = 0.0  # time spent waiting for the model server, not our overhead
+    client_s: float = 0.0  # time a streaming client took to accept events, not ours either
     response_headers: dict[str, str] = field(default_factory=dict)
     recorded: bool = False
 
     def overhead_ms(self) -> float:
-        return round((time.perf_counter() - self.started - self.backend_s) * 1000, 3)
+        elapsed = time.perf_counter() - self.started - self.backend_s - self.client_s
+        return round(elapsed * 1000, 3)
 
 
 class Withheld(Exception):
