@@ -6,6 +6,7 @@ migration as a new branch from revision 0001 (`Database.migrate` upgrades all he
 """
 
 from synthguard.identity import models as identity_models
+from synthguard.moderation import store_models as moderation_models
 from synthguard.store import models
 from synthguard.store.models import Base
 
