@@ -10,6 +10,6 @@ from synthguard.moderation import store_models as moderation_models
 from synthguard.store import models
 from synthguard.store.models import Base
 
-MODULES = (models, identity_models)
+MODULES = (models, identity_models, moderation_models)
 
 __all__ = ["MODULES", "Base"]
