@@ -316,8 +316,11 @@ def demo_cmd(
 
 def _register_subcommands() -> None:
     from synthguard.accounts.cli import admin_app
+    from synthguard.moderation.cli import app as moderation_app
 
     app.add_typer(admin_app, name="admin", help="Organisations, users, keys, account states.")
+    app.add_typer(moderation_app, name="moderation",
+                  help="Feature library, review and the TC260 evaluation.")
 
 
 _register_subcommands()
