@@ -102,8 +102,8 @@ def watermark_file(
         raise UnsupportedFormat(
             f"{src_path}: unsupported for watermarking: animated or multi-page image"
         )
+    picture = ImageOps.exif_transpose(img)  # before _save_options resets the orientation
     options = _save_options(img, src_path, fmt)
-    picture = ImageOps.exif_transpose(img)
     if picture.mode == "P":
         picture = picture.convert("RGBA" if "transparency" in img.info else "RGB")
     if picture.mode not in _MODES:
