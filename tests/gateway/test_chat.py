@@ -212,7 +212,7 @@ class _FailingReviewer:
 def failing(request: pytest.FixtureRequest, sqlite_database: Database) -> Iterator[Gateway]:
     reviewer = _FailingReviewer(1, hang=request.param == "hangs")
     try:
-        yield from run_gateway(sqlite_database, reviewer=reviewer, review_timeout_s=0.5)
+        yield from run_gateway(sqlite_database, reviewer=reviewer, review_timeout_s=2)
     finally:
         reviewer._release.set()
 
