@@ -153,6 +153,8 @@ def test_unknown_model_is_404(sqlite_gateway: Gateway) -> None:
 
 @pytest.mark.parametrize(("body", "param"), [
     (b"{not json", None),
+    (b"\xff\xfe not utf-8", None),
+    (b"[" * 200_000, None),
     (b"[]", None),
     (b'{"model": "synthguard-demo"}', "messages"),
     (b'{"model": "synthguard-demo", "messages": [{"role": "wizard", "content": "x"}]}',

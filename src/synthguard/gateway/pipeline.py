@@ -152,7 +152,7 @@ class ParseStage:
     async def __call__(self, ctx: RequestContext) -> Decision:
         try:
             raw = json.loads(ctx.raw_body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return refuse(errors.invalid_request("The request body is not valid JSON."))
         if not isinstance(raw, dict):
             return refuse(errors.invalid_request("The request body must be a JSON object."))
