@@ -238,8 +238,9 @@ def run() -> str:
     header = ["Request", "p50 ms", "p99 ms", f"req/s ({CONCURRENCY} in flight)",
               "added p50 / p99 ms", "overhead header p50 ms", "recorded overhead p50 ms"]
     note = ("\n\nThe header is sent with the first byte, so for streams it covers admission "
-            "only; the record's figure covers the whole stream (windows reviewed, notice, "
-            f"record).\n{LATENCY_REQUESTS} sequential requests per latency row, "
+            "only; the record's figure covers the whole stream (windows reviewed, notice) but "
+            "is taken just before the record's own durable commit, which the header of a "
+            f"plain answer includes.\n{LATENCY_REQUESTS} sequential requests per latency row, "
             f"{THROUGHPUT_REQUESTS} for throughput; streams carry {STREAM_WORDS} words. "
             f"All processes pinned to {CPUS} CPUs.")
     return table(header, rows) + note
