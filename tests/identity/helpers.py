@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+
+from synthguard.consent import http as consent_http
+from synthguard.identity import http as identity_http
 from synthguard.identity.numbers import id_check_character
 from synthguard.identity.services import IdentityServices
 from synthguard.identity.settings import IdentitySettings, VendorEndpoint
@@ -44,3 +48,16 @@ def verify_by_mobile(services: IdentityServices, vendor: FakeVendor, user_id: st
     challenge = services.verification.start_mobile(user_id, mobile)
     services.verification.confirm_mobile(user_id, challenge.challenge_id,
                                          vendor.last_code(mobile))
+
+
+def make_app(services: IdentityServices) -> FastAPI:
+    """A small app with both routers, wired the way the gateway app is to be."""
+    app = FastAPI()
+    app.state.identity = services
+    app.include_router(identity_http.router)
+    app.include_router(consent_http.router)
+    return app
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

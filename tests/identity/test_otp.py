@@ -118,10 +118,9 @@ def test_hourly_limit_per_phone_and_per_account(services: IdentityServices,
     with pytest.raises(IdentityError) as phone_limit:
         services.codes.issue("verify_mobile", MOBILE, user_id=users[5])
     assert phone_limit.value.retry_after_s == 3600 - 5 * 61
-    # One account, many phones: the same limit per account.
+    # One account, many phones: no spacing between phones, the same hourly limit.
     for n in range(5):
         services.codes.issue("verify_mobile", f"1590000{n:04d}", user_id=users[5])
-        clock.advance(seconds=61)
     with pytest.raises(IdentityError, match="at most 5 codes an hour"):
         services.codes.issue("verify_mobile", OTHER_MOBILE, user_id=users[5])
     clock.advance(hours=1)

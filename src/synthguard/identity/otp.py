@@ -6,8 +6,8 @@
 - A code expires (`otp_ttl_s`), is used once (a replay is refused), and allows
   `otp_max_attempts` wrong tries; each wrong try is committed before the refusal, so
   parallel guessing cannot outrun the counter.
-- Sending is throttled per phone and per requesting account: one code per
-  `otp_resend_interval_s`, at most `otp_max_sends_per_hour` in any hour. A new code for
+- Sending is throttled: one code per `otp_resend_interval_s` to a phone, and at most
+  `otp_max_sends_per_hour` in any hour to a phone and for a requesting account. A new code for
   the same phone, purpose and subject supersedes the older one.
 """
 
@@ -73,9 +73,9 @@ class OneTimeCodes:
         with self._db.session() as s:
             ref = self._vault.put(s, DataKind.MOBILE, phone)
             phone_hash = self._vault.keyring.lookup_hash(DataKind.MOBILE, phone)
-            self._throttle(s, OtpChallenge.phone_hash == phone_hash, now)
+            self._throttle(s, OtpChallenge.phone_hash == phone_hash, now, spacing=True)
             if user_id is not None:
-                self._throttle(s, OtpChallenge.user_id == user_id, now)
+                self._throttle(s, OtpChallenge.user_id == user_id, now, spacing=False)
             s.execute(update(OtpChallenge).where(
                 OtpChallenge.phone_hash == phone_hash, OtpChallenge.purpose == purpose,
                 _same(OtpChallenge.user_id, user_id), _same(OtpChallenge.subject_ref, subject_ref),
@@ -103,7 +103,11 @@ class OneTimeCodes:
                                      "challenge_id": challenge_id, "user_id": user_id})
         return ChallengeInfo(challenge_id, ref.masked, expires, settings.otp_resend_interval_s)
 
-    def _throttle(self, s: Session, who: ColumnElement[bool], now: datetime) -> None:
+    def _throttle(self, s: Session, who: ColumnElement[bool], now: datetime, *,
+                  spacing: bool) -> None:
+        """Refuse a send too soon after the last (`spacing`: per phone only, so that one
+        account can verify its phone and then ask a data subject at once) or over the
+        hourly count."""
         settings = self._settings
         sent = s.scalars(select(OtpChallenge.created_at).where(
             who, OtpChallenge.created_at > now - HOUR)
@@ -111,7 +115,7 @@ class OneTimeCodes:
         if not sent:
             return
         wait = settings.otp_resend_interval_s - (now - sent[-1]).total_seconds()
-        if wait > 0:
+        if spacing and wait > 0:
             raise errors.throttled("a code was sent moments ago; wait before asking for "
                                    "another", math.ceil(wait))
         if len(sent) >= settings.otp_max_sends_per_hour:
