@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/synthguard demo
+	$(BIN)/synthguard serve --demo
 
 test: lint types unit
 

@@ -11,6 +11,7 @@ BENCHES = {
     "image_labels": "Implicit labels on 1 MP images vs exiftool",
     "mp4_large": "Labeling a large MP4 (moov at the end) vs ffmpeg and exiftool",
     "explicit_marks": "Explicit labels vs the naive way (Pillow, ffmpeg)",
+    "gateway_overhead": "Gateway overhead vs a direct call to the same upstream",
     "moderation": "Keyword review with a 100,000-entry library vs pyahocorasick and flashtext2",
 }
 

@@ -304,11 +304,33 @@ def _emit(obj: dict[str, Any]) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False))
 
 
+@app.command("serve")
+def serve_cmd(
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Embedded defaults: SQLite under --workdir, demo backends, a demo "
+        "organisation, verified user and API key (printed).")] = False,
+    config: Annotated[Path | None, typer.Option(
+        help="Config file (TOML); default $SYNTHGUARD_CONFIG.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workdir: Annotated[Path, typer.Option(help="Where --demo keeps its data.")] = Path("var"),
+) -> None:
+    """Run the OpenAI-compatible compliance gateway."""
+    from synthguard.config import Config
+    from synthguard.gateway.demo_setup import run_demo_server
+    from synthguard.gateway.server import serve
+
+    if demo:
+        run_demo_server(workdir, host=host, port=port)
+    else:
+        serve(Config.load(config), host, port)
+
+
 @app.command("demo")
 def demo_cmd(
     workdir: Annotated[Path, typer.Option(help="Where the demo writes files.")] = Path("var/demo"),
 ) -> None:
-    """Generate sample images, label them, inspect them, and show what happened."""
+    """Label generated sample files, inspect them, and show what a platform sees."""
     from synthguard.demo import run_demo
 
     run_demo(workdir)
