@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
-
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 from synthguard.watermark.image import (
     DEFAULT_PSNR_DB,
@@ -18,6 +15,7 @@ from synthguard.watermark.image import (
 )
 from synthguard.watermark.keys import KeyRing, WatermarkKey
 from synthguard.watermark.payload import Payload, content_id_from
+from tests.watermark import attacks as all_attacks
 from tests.watermark.corpus import make
 
 KEY = WatermarkKey(3, bytes.fromhex("a1" * 32))
@@ -25,57 +23,21 @@ OLD_KEY = WatermarkKey(2, bytes.fromhex("b2" * 32))
 RING = KeyRing([KEY, OLD_KEY])
 CONTENT = content_id_from("0190f3c2-7e1a-7b3c-9d2e-1f0a2b3c4d5e")
 
-Attack = Callable[[Image.Image], Image.Image]
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    x = np.asarray(a.convert("RGB"), dtype=np.float64)
-    y = np.asarray(b.convert("RGB"), dtype=np.float64)
-    return float(10 * np.log10(255**2 / np.mean((x - y) ** 2)))
-
-
-def jpeg(quality: int) -> Attack:
-    def attack(img: Image.Image) -> Image.Image:
-        buffer = io.BytesIO()
-        img.convert("RGB").save(buffer, "JPEG", quality=quality)
-        return Image.open(io.BytesIO(buffer.getvalue()))
-
-    return attack
-
-
-def resize(factor: float) -> Attack:
-    def attack(img: Image.Image) -> Image.Image:
-        size = (round(img.width * factor), round(img.height * factor))
-        return img.resize(size, Image.Resampling.BICUBIC)
-
-    return attack
-
-
-def crop(keep_area: float, where: str) -> Attack:
-    def attack(img: Image.Image) -> Image.Image:
-        side = keep_area**0.5
-        w, h = round(img.width * side), round(img.height * side)
-        x, y = (0, 0) if where == "corner" else ((img.width - w) // 2, (img.height - h) // 2)
-        return img.crop((x, y, x + w, y + h))
-
-    return attack
-
-
-def rotate(degrees: float) -> Attack:
-    return lambda img: img.rotate(degrees, resample=Image.Resampling.BICUBIC)
-
-
-ATTACKS: dict[str, Attack] = {
-    "jpeg50": jpeg(50),
-    "resize0.5": resize(0.5),
-    "crop10-corner": crop(0.9, "corner"),
-    "crop10-centre": crop(0.9, "centre"),
-    "rotate+2": rotate(2),
-    "rotate-2": rotate(-2),
-    "brightness1.3": lambda img: ImageEnhance.Brightness(img).enhance(1.3),
-    "contrast1.3": lambda img: ImageEnhance.Contrast(img).enhance(1.3),
-    "screenshot": lambda img: jpeg(85)(resize(0.8)(img)),
+ATTACKS = {
+    name: all_attacks.ATTACKS[name]
+    for name in (
+        "JPEG 50",
+        "resize 0.5",
+        "crop 10% corner",
+        "crop 10% centre",
+        "rotate +2°",
+        "rotate -2°",
+        "brightness ×1.3",
+        "contrast ×1.3",
+        "screenshot (0.8× + JPEG 85)",
+    )
 }
+jpeg, resize, psnr = all_attacks.jpeg, all_attacks.resize, all_attacks.psnr
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +82,7 @@ def test_photo_survives(marked_photo: Image.Image, attack: str) -> None:
     assert_payload(detect_image(ATTACKS[attack](marked_photo), RING))
 
 
-@pytest.mark.parametrize("attack", ["jpeg50", "crop10-corner", "rotate-2", "screenshot"])
+@pytest.mark.parametrize("attack", ["JPEG 50", "crop 10% corner", "rotate -2°", "resize 0.5"])
 def test_face_survives(marked_face: Image.Image, attack: str) -> None:
     assert_payload(detect_image(ATTACKS[attack](marked_face), RING))
 
@@ -209,3 +171,10 @@ def test_rejects_small_images_and_mismatched_payloads() -> None:
         embed_image(make("photo", 1, (256, 256)), Payload(9, CONTENT), KEY)
     with pytest.raises(ValueError, match="not 8-bit"):
         embed_image(Image.new("I;16", (256, 256)), CONTENT, KEY)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (8, 300), (300, 8), (64, 64), (2000, 40)])
+def test_degenerate_pictures_are_not_detected(size: tuple[int, int]) -> None:
+    for img in (Image.new("RGB", size, (255, 255, 255)), Image.new("P", size)):
+        detection = detect_image(img, RING)
+        assert not detection.present and detection.false_positive_probability == 1.0

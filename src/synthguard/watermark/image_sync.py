@@ -84,7 +84,8 @@ class Autocorrelation:
         shape = (fft.next_fast_len(h + reach), fft.next_fast_len(w + reach, real=True))
         spectrum = fft.rfft2(res, s=shape)
         power = spectrum.real**2 + spectrum.imag**2
-        power /= ndimage.uniform_filter(power, 9, mode="wrap") + 1e-12 * float(power.mean())
+        floor = 1e-12 * float(power.mean()) + 1e-300  # a blank picture has no power at all
+        power /= ndimage.uniform_filter(power, 9, mode="wrap") + floor
         fy = np.fft.fftfreq(shape[0])[:, None]
         fx = np.fft.rfftfreq(shape[1])[None, :]
         power *= (np.sinc(0.75 * CHIP * fx) * np.sinc(0.75 * CHIP * fy)) ** 2
