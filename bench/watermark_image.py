@@ -31,6 +31,7 @@ import types
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -49,6 +50,7 @@ PEER_BITS = 48
 FPRS = (1e-3, 1e-6)
 SIZES = ((512, 512), (512, 512), (512, 512), (1024, 1024))
 Bgr = np.ndarray
+T = TypeVar("T")
 Score = tuple[float, bool, dict[float, bool]]  # bit accuracy, exact, detected per FPR
 
 
@@ -68,7 +70,8 @@ def _imwatermark() -> types.ModuleType:
     sys.modules.setdefault("torch", types.ModuleType("torch"))
     import imwatermark  # type: ignore[import-untyped]
 
-    return imwatermark
+    module: types.ModuleType = imwatermark
+    return module
 
 
 def _to_bgr(img: Image.Image) -> Bgr:
@@ -87,7 +90,7 @@ class Peer:
 
     def embed(self, img: Image.Image, bits: list[int]) -> Image.Image:
         if self.name == "blind-watermark":
-            from blind_watermark import WaterMark, bw_notes
+            from blind_watermark import WaterMark, bw_notes  # type: ignore[import-untyped]
 
             bw_notes.close()
             mark = WaterMark(password_img=1, password_wm=1)
@@ -202,13 +205,13 @@ def _speed(runs: int) -> list[list[str]]:
     for name in PEERS:
         peer = Peer(name)
         marked = peer.embed(img, bits)
-        embed_s = median_time(lambda peer=peer: peer.embed(img, bits), runs=runs)
-        detect_s = median_time(lambda peer=peer, marked=marked: peer.decode(marked), runs=runs)
+        embed_s = median_time(functools.partial(peer.embed, img, bits), runs=runs)
+        detect_s = median_time(functools.partial(peer.decode, marked), runs=runs)
         rows.append([name, *[f"{t * 1e3 / megapixels:.0f}" for t in (embed_s, detect_s)]])
     return rows
 
 
-def _pool_map(fn: Callable[..., object], args: list[tuple[object, ...]]) -> list[object]:
+def _pool_map(fn: Callable[..., T], args: list[tuple[object, ...]]) -> list[T]:
     workers = max(1, os.cpu_count() or 1)
     with ProcessPoolExecutor(workers) as pool:
         return list(pool.map(fn, *zip(*args, strict=True), chunksize=16)) if args else []
@@ -222,7 +225,7 @@ def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_negatives: int = 
         speed_runs: int = 5) -> str:
     # blind-watermark sets the multiprocessing start method when first imported, which
     # fails inside a worker: import both peers here, before the pool starts.
-    import blind_watermark  # type: ignore[import-untyped]  # noqa: F401
+    import blind_watermark  # noqa: F401
 
     _imwatermark()
     images = _pool_map(_one_image, [(i,) for i in range(n_images)])
@@ -230,7 +233,7 @@ def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_negatives: int = 
     outcomes = {a: {m: Outcome() for m in METHODS} for a in ATTACKS}
     by_kind: dict[str, dict[str, list[bool]]] = {k: {a: [] for a in ATTACKS} for k in KINDS}
     quality: dict[str, list[float]] = {m: [] for m in METHODS}
-    for kind, image_quality, scores in images:  # type: ignore[misc]
+    for kind, image_quality, scores in images:
         for method, value in image_quality.items():
             quality[method].append(value)
         for attack, per_method in scores.items():
@@ -271,7 +274,7 @@ def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_negatives: int = 
     ]
     fp_rows = []
     for method in METHODS:
-        decisions = [n[method] for n in negatives if method in n]  # type: ignore[operator]
+        decisions = [n[method] for n in negatives if method in n]
         counts = [sum(int(d[f]) for d in decisions) for f in FPRS]
         fp_rows.append([method, str(len(decisions)), *[str(c) for c in counts]])
     parts += [
