@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from synthguard.consent.service import ConsentService
+from synthguard.consent.service import ConsentInfo, ConsentService
 from synthguard.identity.errors import IdentityError
+from synthguard.identity.otp import ChallengeInfo
 from synthguard.identity.services import IdentityServices
 from tests.accounts.conftest import FakeClock
 from tests.identity.fake_vendor import FakeVendor
@@ -35,6 +36,15 @@ def _create(consent: ConsentService, user: str, clock: FakeClock,
     values.update(overrides)
     info, _ = consent.create(user, **values)
     return info.consent_id
+
+
+def _by_phone(consent: ConsentService, user: str, clock: FakeClock,
+              mobile: str = SUBJECT_MOBILE) -> tuple[ConsentInfo, ChallengeInfo]:
+    info, challenge = consent.create(
+        user, subject_name=SUBJECT, scope="face", purpose="p", allowed_outputs=["image"],
+        valid_until=clock.now + timedelta(days=9), subject_mobile=mobile)
+    assert challenge is not None
+    return info, challenge
 
 
 def _error(call: Any, *args: Any, **kwargs: Any) -> IdentityError:
@@ -162,10 +172,7 @@ def test_phone_confirmation_by_the_subject(services: IdentityServices, user: str
 def test_expired_and_replayed_confirmation_codes(services: IdentityServices, user: str,
                                                  vendor: FakeVendor, clock: FakeClock) -> None:
     consent = services.consent
-    info, challenge = consent.create(
-        user, subject_name=SUBJECT, scope="face", purpose="p", allowed_outputs=["image"],
-        valid_until=clock.now + timedelta(days=9), subject_mobile=SUBJECT_MOBILE)
-    assert challenge is not None
+    info, challenge = _by_phone(consent, user, clock)
     clock.advance(seconds=services.settings.otp_ttl_s + 1)
     assert _error(consent.confirm, info.consent_id, user, challenge.challenge_id,
                   vendor.last_code(SUBJECT_MOBILE)).code == "code_expired"
@@ -173,10 +180,7 @@ def test_expired_and_replayed_confirmation_codes(services: IdentityServices, use
     consent.confirm(info.consent_id, user, fresh.challenge_id,
                     vendor.last_code(SUBJECT_MOBILE))
     # A code of one consent does not confirm another.
-    other, second = consent.create(
-        user, subject_name=SUBJECT, scope="face", purpose="p", allowed_outputs=["image"],
-        valid_until=clock.now + timedelta(days=9), subject_mobile=OTHER_MOBILE)
-    assert second is not None
+    other, _ = _by_phone(consent, user, clock, OTHER_MOBILE)
     assert _error(consent.confirm, other.consent_id, user, fresh.challenge_id,
                   vendor.last_code(SUBJECT_MOBILE)).code == "code_unknown"
 
@@ -192,10 +196,7 @@ def test_failed_sms_leaves_no_pending_consent(services: IdentityServices, user: 
 def test_the_subject_withdraws_by_phone(services: IdentityServices, user: str,
                                         vendor: FakeVendor, clock: FakeClock) -> None:
     consent = services.consent
-    info, challenge = consent.create(
-        user, subject_name=SUBJECT, scope="face", purpose="p", allowed_outputs=["image"],
-        valid_until=clock.now + timedelta(days=9), subject_mobile=SUBJECT_MOBILE)
-    assert challenge is not None
+    info, challenge = _by_phone(consent, user, clock)
     consent.confirm(info.consent_id, user, challenge.challenge_id,
                     vendor.last_code(SUBJECT_MOBILE))
     for phone, cid in ((OTHER_MOBILE, info.consent_id), (SUBJECT_MOBILE, "cns_missing"),

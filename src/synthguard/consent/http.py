@@ -20,45 +20,47 @@ through the two `subject-revocation` endpoints with a code sent to that phone.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from starlette.responses import Response
 
 from synthguard.consent.service import MAX_CONSENT_ID
 from synthguard.identity import errors
 from synthguard.identity.web import (
+    CodeBody,
+    Handler,
+    NumberText,
+    StrictBody,
     authenticate,
-    body_doc,
     endpoint,
+    error_docs,
     in_thread,
     json_response,
+    post,
     read_body,
     services,
 )
 
 router = APIRouter(prefix="/v1/consents", tags=["consent"])
 
-Id = Annotated[str, Field(min_length=1, max_length=40)]
-Code = Annotated[str, Field(min_length=1, max_length=12)]
-Number = Annotated[str, Field(min_length=1, max_length=32)]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"description": what} for status, what in (
-        (400, "Body is not JSON"), (401, "Missing or invalid API key"),
-        (403, "Account not verified or closed"), (404, "No such consent or code request"),
-        (409, "Consent not pending, code used"), (410, "Code expired"),
-        (413, "Body too large"), (422, "Invalid field (error.code names it)"),
-        (429, "Too many codes or attempts (Retry-After)"),
-        (503, "SMS not configured or unavailable"))}
+_ERRORS = error_docs(
+    (400, "Body is not JSON"), (401, "Missing or invalid API key"),
+    (403, "Account not verified or closed"), (404, "No such consent or code request"),
+    (409, "Consent not pending, code used"), (410, "Code expired"),
+    (413, "Body too large"), (422, "Invalid field (error.code names it)"),
+    (429, "Too many codes or attempts (Retry-After)"),
+    (503, "SMS not configured or unavailable"))
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _post(path: str, model: type[BaseModel] | None,
+          summary: str) -> Callable[[Handler], Handler]:
+    return post(router, path, model, summary, _ERRORS)
 
 
-class ConsentBody(_Body):
+class ConsentBody(StrictBody):
     subject_name: Annotated[str, Field(min_length=1, max_length=64)]
     scope: Literal["face", "voice", "both"]
     purpose: Annotated[str, Field(min_length=1, max_length=500)]
@@ -67,32 +69,20 @@ class ConsentBody(_Body):
     valid_until: AwareDatetime
     valid_from: AwareDatetime | None = None
     statement_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    subject_mobile: Number | None = None
+    subject_mobile: NumberText | None = None
 
 
-class CodeBody(_Body):
-    challenge_id: Id
-    code: Code
-
-
-class RevokeBody(_Body):
+class RevokeBody(StrictBody):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class CheckBody(_Body):
+class CheckBody(StrictBody):
     kind: Literal["face", "voice"]
     output: Literal["image", "video", "audio"] | None = None
 
 
-class SubjectBody(_Body):
-    subject_mobile: Number
-
-
-def _post(path: str, model: type[BaseModel] | None,
-          summary: str) -> Callable[[Callable[..., Awaitable[Response]]],
-                                    Callable[..., Awaitable[Response]]]:
-    return router.post(path, openapi_extra=body_doc(model) if model else None,
-                       responses=_ERRORS, summary=summary)
+class SubjectBody(StrictBody):
+    subject_mobile: NumberText
 
 
 def _id(consent_id: str) -> str:

@@ -21,21 +21,26 @@ Answers show personal data masked only (`138****5678`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from synthguard.identity.numbers import Rejection, check_id_number, check_mobile
 from synthguard.identity.numbers import check_organisation_code as check_uscc_strict
 from synthguard.identity.web import (
+    CodeBody,
+    Handler,
+    NumberText,
+    StrictBody,
     authenticate,
-    body_doc,
     endpoint,
+    error_docs,
     in_thread,
     json_response,
+    post,
     read_body,
     services,
 )
@@ -43,64 +48,49 @@ from synthguard.identity.web import (
 router = APIRouter(prefix="/v1/identity", tags=["identity"])
 
 Short = Annotated[str, Field(min_length=1, max_length=200)]
-Id = Annotated[str, Field(min_length=1, max_length=40)]
-Code = Annotated[str, Field(min_length=1, max_length=12)]
-Number = Annotated[str, Field(min_length=1, max_length=32)]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"description": what} for status, what in (
-        (400, "Body is not JSON"), (401, "Missing or invalid API key"),
-        (403, "Account closed, or the provider did not confirm the identity"),
-        (404, "Unknown account or code request"), (409, "Number already in use, code used"),
-        (410, "Code expired"), (413, "Body too large"),
-        (422, "Invalid field or number (error.reason names the rule)"),
-        (429, "Too many codes, attempts or checks (Retry-After)"),
-        (503, "Provider not configured or unavailable"))}
+_ERRORS = error_docs(
+    (400, "Body is not JSON"), (401, "Missing or invalid API key"),
+    (403, "Account closed, or the provider did not confirm the identity"),
+    (404, "Unknown account or code request"), (409, "Number already in use, code used"),
+    (410, "Code expired"), (413, "Body too large"),
+    (422, "Invalid field or number (error.reason names the rule)"),
+    (429, "Too many codes, attempts or checks (Retry-After)"),
+    (503, "Provider not configured or unavailable"))
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _post(path: str, model: type[BaseModel] | None,
+          summary: str) -> Callable[[Handler], Handler]:
+    return post(router, path, model, summary, _ERRORS)
 
 
-class SignUpBody(_Body):
+class SignUpBody(StrictBody):
     name: Short
     organisation: Short | None = None
 
 
-class NumberBody(_Body):
+class NumberBody(StrictBody):
     kind: Literal["id_number", "mobile", "uscc"]
-    value: Number
+    value: NumberText
 
 
-class MobileBody(_Body):
-    mobile: Number
+class MobileBody(StrictBody):
+    mobile: NumberText
 
 
-class CodeBody(_Body):
-    challenge_id: Id
-    code: Code
-
-
-class IdNumberBody(_Body):
+class IdNumberBody(StrictBody):
     name: Annotated[str, Field(min_length=1, max_length=64)]
-    id_number: Number
-    mobile: Number | None = None
+    id_number: NumberText
+    mobile: NumberText | None = None
 
 
-class OrganisationBody(_Body):
-    uscc: Number
+class OrganisationBody(StrictBody):
+    uscc: NumberText
     name: Short
     legal_representative: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
-class TicketBody(_Body):
+class TicketBody(StrictBody):
     ticket: Annotated[str, Field(min_length=1, max_length=4096)]
-
-
-def _post(path: str, model: type[BaseModel],
-          summary: str) -> Callable[[Callable[..., Awaitable[Response]]],
-                                    Callable[..., Awaitable[Response]]]:
-    return router.post(path, openapi_extra=body_doc(model), responses=_ERRORS,
-                       summary=summary)
 
 
 @_post("/signup", SignUpBody, "Create an unverified account and its API key")

@@ -17,11 +17,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio
-from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from synthguard.accounts import KeyContext
@@ -116,6 +116,34 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
     entries in the mounting app's components."""
     return {"requestBody": {"required": True, "content": {
         "application/json": {"schema": model.model_json_schema()}}}}
+
+
+ChallengeId = Annotated[str, Field(min_length=1, max_length=40)]
+OneTimeCode = Annotated[str, Field(min_length=1, max_length=12)]
+NumberText = Annotated[str, Field(min_length=1, max_length=32)]
+Handler = Callable[..., Awaitable[Response]]
+
+
+class StrictBody(BaseModel):
+    """A request body: flat (see `body_doc`), unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CodeBody(StrictBody):
+    challenge_id: ChallengeId
+    code: OneTimeCode
+
+
+def error_docs(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {status: {"description": what} for status, what in pairs}
+
+
+def post(router: APIRouter, path: str, model: type[BaseModel] | None, summary: str,
+         responses: dict[int | str, dict[str, Any]]) -> Callable[[Handler], Handler]:
+    """`router.post` with the body documented inline and the error statuses listed."""
+    return router.post(path, openapi_extra=body_doc(model) if model else None,
+                       responses=responses, summary=summary)
 
 
 def to_json(value: Any) -> Any:
