@@ -12,9 +12,12 @@ from synthguard.identity.adapters import (
     PersonClaim,
 )
 from synthguard.identity.errors import IdentityError
+from synthguard.identity.services import IdentityServices
 from synthguard.identity.settings import IdentitySettings, VendorEndpoint
+from synthguard.store import Database
+from tests.accounts.conftest import make_config
 from tests.identity.fake_vendor import CREDENTIAL, FakeVendor
-from tests.identity.helpers import MOBILE, NAME, STANDARD_ID
+from tests.identity.helpers import MOBILE, NAME, STANDARD_ID, settings_for
 
 CLAIM = PersonClaim(NAME, STANDARD_ID, MOBILE)
 
@@ -114,3 +117,12 @@ def test_settings_from_the_environment() -> None:
             ({"SYNTHGUARD_PERSON_VERIFIER_METHOD": "palm"}, "method must be")):
         with pytest.raises(ConfigError, match=message):
             IdentitySettings.from_env(bad)
+
+
+def test_services_close_their_http_clients(vendor: FakeVendor) -> None:
+    services = IdentityServices.build(make_config(), Database("sqlite://"),
+                                      settings_for(vendor))
+    adapters = [services.codes.sender, *services.verification.plugins]
+    assert len(adapters) == 4
+    services.close()
+    assert all(a._vendor._client.is_closed for a in adapters)  # type: ignore[union-attr]

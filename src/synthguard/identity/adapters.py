@@ -96,6 +96,8 @@ class DevelopmentSmsSender:
 
 
 class _VendorClient:
+    """One vendor endpoint: a pooled HTTPS client with the credential and a timeout."""
+
     def __init__(self, endpoint: VendorEndpoint, what: str) -> None:
         self.endpoint = endpoint
         self.what = what
@@ -152,7 +154,14 @@ class _VendorClient:
         return VendorResult(cast(Outcome, outcome), reference, subject)
 
 
-class HttpSmsSender:
+class _HttpAdapter:
+    _vendor: _VendorClient
+
+    def close(self) -> None:
+        self._vendor.close()
+
+
+class HttpSmsSender(_HttpAdapter):
     def __init__(self, endpoint: VendorEndpoint) -> None:
         self._vendor = _VendorClient(endpoint, "SMS gateway")
 
@@ -162,7 +171,7 @@ class HttpSmsSender:
                            "details": dict(details)})
 
 
-class HttpPersonVerifier:
+class HttpPersonVerifier(_HttpAdapter):
     def __init__(self, endpoint: VendorEndpoint,
                  method: str = "operator_three_element") -> None:
         self.method = method
@@ -175,7 +184,7 @@ class HttpPersonVerifier:
                                     "id_number": claim.id_number, "mobile": claim.mobile})
 
 
-class HttpOrganisationVerifier:
+class HttpOrganisationVerifier(_HttpAdapter):
     def __init__(self, endpoint: VendorEndpoint) -> None:
         self._vendor = _VendorClient(endpoint, "organisation registry")
 
@@ -184,7 +193,7 @@ class HttpOrganisationVerifier:
                                     "legal_representative": claim.legal_representative})
 
 
-class HttpNetworkIdentityVerifier:
+class HttpNetworkIdentityVerifier(_HttpAdapter):
     def __init__(self, endpoint: VendorEndpoint) -> None:
         self._vendor = _VendorClient(endpoint, "network identity service")
 

@@ -51,7 +51,7 @@ class OneTimeCodes:
                  clock: Callable[[], datetime]) -> None:
         self._db = db
         self._vault = vault
-        self._sender = sender
+        self.sender = sender
         self._settings = settings
         self._key = derive_key(secret, "otp")
         self._clock = clock
@@ -63,7 +63,7 @@ class OneTimeCodes:
               subject_ref: str | None = None,
               details: Mapping[str, str] | None = None) -> ChallengeInfo:
         """Send a new code to `phone` (already checked and normalised)."""
-        if self._sender is None:
+        if self.sender is None:
             raise errors.unavailable("sms_not_configured", "sending codes by SMS is not "
                                      "configured on this service")
         settings = self._settings
@@ -88,7 +88,7 @@ class OneTimeCodes:
                                created_at=now, expires_at=expires, attempts=0,
                                max_attempts=settings.otp_max_attempts))
         try:
-            self._sender.send_code(phone, code, purpose=purpose, ttl_s=settings.otp_ttl_s,
+            self.sender.send_code(phone, code, purpose=purpose, ttl_s=settings.otp_ttl_s,
                                    details=details or {})
         except Exception as exc:
             # An unsent code must not count against the throttle or stay redeemable.

@@ -77,6 +77,13 @@ class IdentityServices:
         consent = ConsentService(database, vault, codes, settings, clock)
         return cls(database, config, settings, accounts, vault, codes, verification, consent)
 
+    def close(self) -> None:
+        """Close the HTTP adapters' connection pools (the app's shutdown)."""
+        for plugin in (self.codes.sender, *self.verification.plugins):
+            close = getattr(plugin, "close", None)
+            if callable(close):
+                close()
+
     def purge(self) -> PurgeReport:
         """The retention job: personal data of accounts closed longer than the retention
         period, stale codes, and vault entries nothing references."""

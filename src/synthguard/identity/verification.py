@@ -82,6 +82,10 @@ class VerificationService:
         self._network = network
         self._clock = clock
 
+    @property
+    def plugins(self) -> tuple[object, ...]:
+        return tuple(p for p in (self._person, self._organisation, self._network) if p)
+
     def sign_up(self, name: str, organisation: str | None = None) -> SignUp:
         """A new, unverified account with an API key: it can verify, not generate."""
         name = check_text(name, "name", 200)
