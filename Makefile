@@ -27,7 +27,11 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
+# The watermark peers declare torch/opencv GUI wheels they do not need for what we run;
+# install them without dependencies, plus the headless OpenCV and PyWavelets they use.
 bench: $(STAMP)
+	$(BIN)/pip install -q --no-deps invisible-watermark blind-watermark
+	$(BIN)/pip install -q opencv-python-headless PyWavelets pyahocorasick flashtext2
 	$(BIN)/python -m bench
 
 fuzz: $(STAMP)
