@@ -48,8 +48,9 @@ def public_key_text(key: Ed25519PublicKey) -> str:
 
 
 def parse_public_key(text: str) -> Ed25519PublicKey:
+    """From base64, standard or URL-safe (a key pasted into a URL often is)."""
     try:
-        raw = base64.b64decode(text.strip(), validate=True)
+        raw = base64.b64decode(text.strip().replace("-", "+").replace("_", "/"), validate=True)
         return Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError):
         raise ValueError("not a base64 Ed25519 public key (32 bytes)") from None

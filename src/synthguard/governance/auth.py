@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 import anyio
-from fastapi import Request
+from starlette.requests import Request
 
 from synthguard.accounts import Accounts, AccountState
 from synthguard.governance.errors import GovernanceError

@@ -82,13 +82,17 @@ def algorithm_add(ctx: typer.Context, name: Annotated[str, typer.Option("--name"
                   url: Annotated[str | None, typer.Option("--public-info-url")] = None,
                   filed_on: Annotated[str | None, typer.Option("--filed-on")] = None,
                   interval: Annotated[int, typer.Option("--review-interval-days")] = 365,
+                  first_review: Annotated[str | None, typer.Option(
+                      "--first-review-on", help="Default: one interval from today.")] = None,
                   who: ActorOpt = None) -> None:
     """Register an algorithm (with its filing, when it has one)."""
     day = parse_date(ctx, filed_on, "--filed-on") if filed_on else None
+    review = parse_date(ctx, first_review, "--first-review-on") if first_review else None
     with open_governance(ctx) as gov:
         added = gov.registry.register_algorithm(
             name, algorithm_type, model or [], actor=actor(who), filing_number=filing_number,
-            public_info_url=url, filed_on=day, review_interval_days=interval)
+            public_info_url=url, filed_on=day, review_interval_days=interval,
+            first_review_on=review)
     emit(ctx, added, [f"{added.id}: {added.status}, next review {added.next_review_on}"])
 
 

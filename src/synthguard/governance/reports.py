@@ -242,18 +242,27 @@ class RegulatorReports:
             lines.append({"source": "gateway", "at": _iso(r.created_at), "record_id": r.id,
                           "user_id": r.user_id, "org_id": r.org_id, "endpoint": r.endpoint,
                           "model": r.model, "status": r.status,
-                          "risk_ids": review.get("risk_ids", [])})
+                          "risk_ids": _risks(review)})
         for q in s.scalars(select(QueueItemRow).where(
                 QueueItemRow.decided_at >= since, QueueItemRow.decided_at < until,
                 QueueItemRow.decision == "block").order_by(QueueItemRow.id)):
             lines.append({"source": "review_queue", "at": _iso(q.decided_at), "item_id": q.id,
                           "record_id": q.record_id, "user_id": q.user_id, "stage": q.stage,
-                          "decided_by": q.decided_by, "risk_ids": q.review.get("risk_ids", [])})
+                          "decided_by": q.decided_by, "risk_ids": _risks(q.review)})
         for v in s.scalars(select(ViolationRow).where(
                 ViolationRow.at >= since, ViolationRow.at < until).order_by(ViolationRow.id)):
             lines.append({"source": "violation", "at": _iso(v.at), "user_id": v.user_id,
                           "stage": v.stage, "counted_by": v.source, "item_id": v.item_id})
         return lines
+
+
+def _risks(review: dict[str, Any]) -> list[str]:
+    """The categories a review names: the moderation engine's risk ids, or the rule
+    reviewer's rule ids and category (the two forms request records hold)."""
+    found = [*review.get("risk_ids", []), *review.get("rule_ids", [])]
+    if isinstance(review.get("category"), str):
+        found.append(review["category"])
+    return [str(r) for r in found]
 
 
 def _complaint_line(c: ComplaintRow) -> dict[str, Any]:

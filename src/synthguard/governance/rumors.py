@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import func, select
 
@@ -31,8 +31,10 @@ from synthguard.governance import errors
 from synthguard.governance.models import RumorClaimRow, RumorMatchRow
 from synthguard.governance.settings import RumorAction, RumorSettings
 from synthguard.moderation.normalize import loose_view
-from synthguard.moderation.samples import SampleIndex
 from synthguard.store import Database
+
+if TYPE_CHECKING:
+    from synthguard.moderation.samples import SampleIndex
 
 SubjectKind = Literal["output", "report", "text"]
 MAX_CLAIM = 2000
@@ -249,6 +251,10 @@ class RumorLibrary:
             if index is not None and index.key == key:
                 index.built = time.monotonic()
                 return index
+            # Imported here: datasketch loads scipy, which commands that never match
+            # texts (most of the CLI) should not pay for.
+            from synthguard.moderation.samples import SampleIndex
+
             claims = self.claims()
             samples = SampleIndex(list(enumerate(c.claim for c in claims)),
                                   threshold=self.settings.threshold) if claims else None
