@@ -33,6 +33,9 @@ acknowledge_days = 2
 answer_days = 7
 evidence_dir = "{evidence}"
 
+[reports]
+dir = "{reports}"
+
 [complaints.answer_days_by_category]
 personal_information = 15
 """
@@ -41,7 +44,8 @@ personal_information = 15
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     settings = tmp_path / "governance.toml"
-    settings.write_text(SETTINGS.format(evidence=tmp_path / "evidence"))
+    settings.write_text(SETTINGS.format(evidence=tmp_path / "evidence",
+                                        reports=tmp_path / "reports"))
     return {"SYNTHGUARD_SECRET": "5a" * 32, "SYNTHGUARD_CONFIG": "",
             "SYNTHGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
             "SYNTHGUARD_GOVERNANCE_CONFIG": str(settings),
@@ -133,9 +137,10 @@ def test_records_policies_and_switches(env: dict[str, str], tmp_path: Path) -> N
 
 
 def test_report_export_verify_and_tamper(env: dict[str, str], tmp_path: Path) -> None:
-    out = tmp_path / "q4.tar.gz"
     exported = data(run(env, "report", "export", "--since", "2025-10-01", "--until",
-                        "2026-01-01", "--out", str(out)))
+                        "2026-01-01"))
+    out = Path(exported["path"])
+    assert out == tmp_path / "reports" / "report-20251001-20260101.tar.gz"
     assert exported["manifest"]["audit"]["status"] == "no_checkpoint"
     key = data(run(env, "report", "key"))["public_key"]
     assert key == exported["public_key"]

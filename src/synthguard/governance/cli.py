@@ -159,13 +159,16 @@ def sweep(ctx: typer.Context) -> None:
 def export(ctx: typer.Context,
            since: Annotated[str, typer.Option("--since", help="Start (ISO; China time).")],
            until: Annotated[str, typer.Option("--until", help="End, exclusive.")],
-           out: Annotated[Path, typer.Option("--out", help="Archive to write (.tar.gz).")],
+           out: Annotated[Path | None, typer.Option(
+               "--out", help="Archive to write (default: in the reports folder).",
+               show_default=False)] = None,
            audit: Annotated[bool, typer.Option(help="Include audit-log proofs.")] = True,
            who: ActorOpt = None) -> None:
     """Write the signed regulator archive for a period."""
     start, end = parse_moment(ctx, since, "--since"), parse_moment(ctx, until, "--until")
     with open_governance(ctx, with_audit=audit) as gov:
-        result = gov.reports.export(start, end, out, actor=actor(who))
+        dest = out or gov.settings.reports_dir / f"report-{start:%Y%m%d}-{end:%Y%m%d}.tar.gz"
+        result = gov.reports.export(start, end, dest, actor=actor(who))
         key = gov.reports.public_key
     emit(ctx, {"path": str(result.path), "sha256": result.archive_sha256, "public_key": key,
                "manifest": result.manifest},

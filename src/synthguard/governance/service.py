@@ -4,11 +4,15 @@
     app.state.governance = governance                   # what http.router reads
 
 The audit log, when the process has one, makes regulator exports carry its checkpoint
-and proofs: `Governance(database, config, audit=audit)`.
+and proofs: `Governance(database, config, audit=audit)`. A long-running process runs
+`run_background(stop)` to send complaint reminders and escalate passed deadlines
+(`synthguard governance complaints sweep` does the same from cron).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,6 +31,9 @@ from synthguard.governance.settings import GovernanceSettings
 from synthguard.governance.switches import Switches
 from synthguard.identity.numbers import CHINA_TZ
 from synthguard.store import Database
+
+SWEEP_INTERVAL_S = 300.0
+log = logging.getLogger("synthguard.governance")
 
 
 class Governance:
@@ -57,3 +64,23 @@ class Governance:
         """The published processing flow and deadlines, from the configuration."""
         today = today or self._clock().astimezone(CHINA_TZ).date()
         return processing_flow(self.settings.complaints, self.settings.calendar, today=today)
+
+    async def run_background(self, stop: asyncio.Event,
+                             interval_s: float = SWEEP_INTERVAL_S) -> None:
+        """Until `stop` is set: sweep the complaint deadlines every `interval_s`, logging
+        each alert (ids and deadlines only). A failed round is logged and retried."""
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                for alert in await loop.run_in_executor(None, self.complaints.sweep):
+                    log.warning("complaint deadline", extra={
+                        "event": "complaint_deadline", "complaint_id": alert.complaint_id,
+                        "deadline": alert.deadline, "urgency": alert.urgency,
+                        "escalated": alert.escalated})
+            except Exception as exc:
+                log.error("complaint sweep failed", extra={
+                    "event": "complaint_sweep_failed", "error": type(exc).__name__})
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+            except TimeoutError:
+                pass
