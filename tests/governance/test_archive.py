@@ -4,9 +4,7 @@ key, not an archive at all)."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from synthguard.governance.archive import (
     verify_archive,
     write_archive,
 )
+from tests.governance.helpers import rewrite_archive
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 FILES: dict[str, bytes] = {"violations.jsonl": b'{"record_id": "r1"}\n',
@@ -30,30 +29,6 @@ FILES: dict[str, bytes] = {"violations.jsonl": b'{"record_id": "r1"}\n',
 def _write(tmp_path: Path) -> Path:
     dest = tmp_path / "report.tar.gz"
     write_archive(dest, FILES, KEY, {"period": {"since": "a", "until": "b"}})
-    return dest
-
-
-def _rewrite(src: Path, dest: Path, change: Callable[[str, bytes], bytes | None],
-             extra: dict[str, bytes] | None = None, link: str | None = None) -> Path:
-    """Copy the archive member by member, letting `change` alter or drop (None) each."""
-    with tarfile.open(src, "r:gz") as old, tarfile.open(dest, "w:gz") as new:
-        for info in old.getmembers():
-            f = old.extractfile(info)
-            assert f is not None
-            data = change(info.name, f.read())
-            if data is None:
-                continue
-            copy = tarfile.TarInfo(info.name)
-            copy.size = len(data)
-            new.addfile(copy, io.BytesIO(data))
-        for name, data in (extra or {}).items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            new.addfile(info, io.BytesIO(data))
-        if link:
-            info = tarfile.TarInfo(link)
-            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
-            new.addfile(info)
     return dest
 
 
@@ -93,7 +68,7 @@ def _edit_manifest(name: str, data: bytes) -> bytes:
 def test_tampering_is_detected(tmp_path: Path, change: Callable[[str, bytes], bytes | None],
                                extra: dict[str, bytes] | None, link: str | None,
                                problem: str) -> None:
-    tampered = _rewrite(_write(tmp_path), tmp_path / "tampered.tar.gz", change, extra, link)
+    tampered = rewrite_archive(_write(tmp_path), tmp_path / "tampered.tar.gz", change, extra, link)
     check = verify_archive(tampered, KEY.public_key())
     assert not check.ok
     assert any(problem in p for p in check.problems), check.problems

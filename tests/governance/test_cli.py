@@ -21,7 +21,7 @@ from synthguard.governance.complaint_views import Submission
 from synthguard.governance.service import Governance
 from synthguard.governance.settings import GovernanceSettings
 from synthguard.store import Database
-from tests.governance.test_archive import _rewrite
+from tests.governance.helpers import rewrite_archive
 
 SETTINGS = """
 [calendar]
@@ -145,7 +145,7 @@ def test_report_export_verify_and_tamper(env: dict[str, str], tmp_path: Path) ->
     key = data(run(env, "report", "key"))["public_key"]
     assert key == exported["public_key"]
     assert data(run(env, "report", "verify", str(out), "--key", key))["ok"] is True
-    tampered = _rewrite(out, tmp_path / "tampered.tar.gz",
+    tampered = rewrite_archive(out, tmp_path / "tampered.tar.gz",
                         lambda name, body: body.replace(b"Regulator", b"Regulated"))
     failed = run(env, "report", "verify", str(tampered), "--key", key)
     assert failed.exit_code == 1 and json.loads(failed.stdout)["problems"] == [

@@ -11,17 +11,17 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-import synthguard
 from synthguard.accounts import AccountState
 from synthguard.governance.complaint_views import EnforcementOrder, Submission
 from synthguard.governance.errors import GovernanceError
 from synthguard.governance.models import ComplaintRow
+from synthguard.governance.sealing import normalise_receipt
 from synthguard.governance.service import Governance
 from synthguard.governance.settings import ComplaintSettings
 from tests.accounts.conftest import FakeClock
+from tests.governance.helpers import PRODUCER, png
 
 CN = timezone(timedelta(hours=8))
-PRODUCER = "001191110102MACQD9K64010000"
 
 
 def report(**changes: object) -> Submission:
@@ -31,16 +31,6 @@ def report(**changes: object) -> Submission:
         "description": "这段视频是人工智能生成的，但没有任何标识。",
         "contact": "reporter@example.com"}
     return Submission(**{**values, **changes})  # type: ignore[arg-type]
-
-
-def png(tmp_path: Path, *, labelled: bool) -> bytes:
-    src = tmp_path / "plain.png"
-    Image.new("RGB", (32, 32), (200, 30, 30)).save(src)
-    if not labelled:
-        return src.read_bytes()
-    out = tmp_path / "labelled.png"
-    synthguard.label(src, out, producer=PRODUCER, produce_id="img-1")
-    return out.read_bytes()
 
 
 def test_submit_gives_a_receipt_and_deadlines(gov: Governance) -> None:
@@ -66,11 +56,16 @@ def test_receipt_codes_are_unguessable_and_typos_are_forgiven(gov: Governance) -
     code = gov.complaints.submit(report()).code
     typed = code.replace("0", "O").replace("1", "l")  # read aloud, typed back
     assert gov.complaints.status(typed).state == "received"
+    assert gov.complaints.status(code[3:]).state == "received"  # without the prefix
     for wrong in ("SG-0000-0000-0000-0000", "nonsense", "", code[:-1]):
         with pytest.raises(GovernanceError) as caught:
             gov.complaints.status(wrong)
         assert caught.value.status == 404
     assert len({gov.complaints.submit(report()).code for _ in range(20)}) == 20
+    # A body that itself starts with "SG" still reads with or without the prefix.
+    assert normalise_receipt("sgab-cdef-ghjk-mnpq") == "SGABCDEFGHJKMNPQ"
+    assert normalise_receipt("SG-SGAB-CDEF-GHJK-MNPQ") == "SGABCDEFGHJKMNPQ"
+    assert normalise_receipt("SG-SGAB-CDEF-GHJK-MNP") is None
 
 
 @pytest.mark.parametrize("changes, code", [

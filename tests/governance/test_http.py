@@ -19,7 +19,7 @@ from synthguard.governance.auth import Role
 from synthguard.governance.http import router
 from synthguard.governance.service import Governance
 from tests.gateway.conftest import LiveServer
-from tests.governance.test_complaints import png
+from tests.governance.helpers import png
 
 REPORT = {"kind": "report", "category": "missing_ai_label", "target_kind": "produce_id",
           "target": "0190f3a2b4c5d6e7f8a9b0c1d2e3f4a5", "declared_true": True,

@@ -132,7 +132,9 @@ async def evidence(request: Request,
                    filename: Annotated[str, Header(alias="X-Filename", max_length=400)]
                    = "evidence") -> Response:
     gov = governance(request)
-    rate_limit(request, "submit", gov.settings.complaints.submissions_per_minute)
+    limits = gov.settings.complaints
+    rate_limit(request, "evidence",
+               limits.submissions_per_minute * max(1, limits.max_evidence_files))
     data = await read_limited(request, gov.settings.complaints.max_evidence_bytes)
     added = await in_thread(gov.complaints.add_evidence, receipt_code, filename, data)
     return json_response({"filename": added.filename, "format": added.format,

@@ -191,7 +191,8 @@ class RegulatorReports:
                 "summary.html": render_summary(meta, sections, self.key_fingerprint).encode(),
             })
             manifest = write_archive(dest, files, self._key, meta)
-        archive_sha256 = hashlib.sha256(dest.read_bytes()).hexdigest()
+        with dest.open("rb") as f:
+            archive_sha256 = hashlib.file_digest(f, "sha256").hexdigest()
         with self._db.session() as s:
             s.add(ReportExportRow(created_at=now, created_by=actor, since=since, until=until,
                                   archive_sha256=archive_sha256,

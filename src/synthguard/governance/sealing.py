@@ -47,7 +47,9 @@ def new_receipt_code() -> str:
 def normalise_receipt(code: str) -> str | None:
     """The canonical form of a typed code, or None when it cannot be one."""
     text = re.sub(r"[\s-]", "", code).upper().translate(_TYPO)
-    if text.startswith(RECEIPT_PREFIX):
+    # The prefix may be left out; a body of its own can start with "SG" too.
+    if len(text) == len(RECEIPT_PREFIX) + RECEIPT_GROUPS * _GROUP \
+            and text.startswith(RECEIPT_PREFIX):
         text = text[len(RECEIPT_PREFIX):]
     if len(text) != RECEIPT_GROUPS * _GROUP or any(c not in ALPHABET for c in text):
         return None
