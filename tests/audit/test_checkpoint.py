@@ -13,7 +13,8 @@ from sqlalchemy import func, select, text
 
 from synthguard.accounts.records import Records
 from synthguard.audit import merkle
-from synthguard.audit.checkpoint import AuditAlarm, Checkpoint, open_checkpoint
+from synthguard.audit.checkpoint import Checkpoint, open_checkpoint
+from synthguard.audit.errors import AuditAlarm
 from synthguard.audit.models import AuditCheckpoint
 from synthguard.audit.note import NoteSigner
 from synthguard.audit.service import Audit, AuditSettings

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, text
 
 from synthguard.accounts.records import Records
 from synthguard.audit import merkle
-from synthguard.audit.log import AuditLog, UnknownRecord
+from synthguard.audit.errors import UnknownRecord
+from synthguard.audit.log import AuditLog
 from synthguard.audit.models import AuditLeaf, AuditNode
 from synthguard.audit.service import Audit
 from synthguard.store import Database
-from tests.audit.conftest import SECRET, record
+from tests.audit.conftest import SECRET, START, record
 
 
 def _rebuilt(log: AuditLog) -> merkle.MemoryTree:
@@ -177,3 +178,22 @@ def test_proof_requests_beyond_the_log_are_errors(audit: Audit) -> None:
     with pytest.raises(merkle.ProofError):
         audit.log.consistency_proof(0, 4)
     assert audit.log.root(0) == merkle.EMPTY_ROOT
+
+
+def test_timestamps_written_in_bulk_read_back_through_the_models(
+        audit: Audit, database: Database) -> None:
+    shanghai = timezone(timedelta(hours=8))
+    exact = record(1, created_at=START.astimezone(shanghai))  # microsecond 0
+    fine = record(2, created_at=START + timedelta(microseconds=7))
+    audit.log.append([exact, fine])
+    with database.session(readonly=True) as s:
+        rows = {row.record_id: row for row in s.scalars(select(AuditLeaf))}
+        for rec in (exact, fine):
+            row = rows[rec.id]
+            assert row.created_at == rec.created_at
+            assert row.created_at.utcoffset() == timedelta(0)
+            # SQL comparisons against bound parameters agree with the stored form.
+            assert s.scalar(select(func.count()).select_from(AuditLeaf).where(
+                AuditLeaf.created_at == rec.created_at)) == 1
+            assert s.scalar(select(func.count()).select_from(AuditLeaf).where(
+                AuditLeaf.logged_at <= row.logged_at, AuditLeaf.logged_at >= row.logged_at)) == 2

@@ -7,7 +7,8 @@ import base64
 
 import pytest
 
-from synthguard.audit.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from synthguard.audit.checkpoint import Checkpoint, open_checkpoint
+from synthguard.audit.errors import CheckpointError
 from synthguard.audit.merkle import EMPTY_ROOT
 from synthguard.audit.note import (
     NoteError,

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from synthguard.audit.canonical import record_entry
 from synthguard.audit.checkpoint import Checkpoint
+from synthguard.audit.errors import AuditAlarm
 from synthguard.audit.export import export_archive
 from synthguard.audit.merkle import leaf_hash
 from synthguard.audit.note import NoteSigner
@@ -158,8 +159,6 @@ def test_a_validly_signed_but_inconsistent_checkpoint_is_rejected(
 
 def test_the_publisher_will_not_sign_over_a_forged_checkpoint(
         signed: Audit, database: Database) -> None:
-    from synthguard.audit.checkpoint import AuditAlarm
-
     note = SIGNER.sign(Checkpoint(ORIGIN, SIZE, b"\x04" * 32).body())
     _sql(database, "INSERT INTO audit_checkpoints (size, root, note, created_at) "
                    "SELECT 40, :root, :note, created_at FROM audit_checkpoints WHERE size = 40",

@@ -15,6 +15,7 @@ the record's SHA-256 digests, never as text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -22,10 +23,12 @@ import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synthguard.accounts.records import RequestRecord
 from synthguard.errors import SynthGuardError
+
+if TYPE_CHECKING:  # the verifier imports this module without any database code
+    from synthguard.accounts.records import RequestRecord
 
 ENTRY_VERSION = 1
 ENTRY_TYPE = "gateway.request"
@@ -64,26 +67,27 @@ class _NeedsSlowPath(Exception):
 def _json_ready(value: Any, depth: int) -> Any:
     """`value` with integral floats as ints; raises `_NeedsSlowPath` where `json.dumps`
     and RFC 8785 would differ (exponent-form floats, keys from U+E000 up, odd types)."""
-    if isinstance(value, str) or value is None or isinstance(value, int):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
         return value
-    if isinstance(value, float):
+    if kind is float:
         if value.is_integer() and abs(value) <= 2.0**53:
             return int(value)  # exact, and ECMAScript prints these without a fraction
-        if not 1e-4 <= abs(value) < 1e16 or "e" in repr(value):
+        if not 1e-4 <= abs(value) < 2.0**53 or "e" in repr(value):
             raise _NeedsSlowPath
         return value
     if depth > _MAX_DEPTH:
         raise _NeedsSlowPath
-    if isinstance(value, dict):
+    if kind is dict:
         out = {}
         for key, item in value.items():
-            if not isinstance(key, str) or (key and max(key) >= "\ue000"):
+            if type(key) is not str or not (key.isascii() or max(key, default="") < "\ue000"):
                 raise _NeedsSlowPath
             out[key] = _json_ready(item, depth + 1)
         return out
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
         return [_json_ready(item, depth + 1) for item in value]
-    raise _NeedsSlowPath
+    raise _NeedsSlowPath  # subclasses and other types: let the reference encoder decide
 
 
 _MAX_DEPTH = 64
@@ -154,8 +158,11 @@ def format_number(value: float) -> str:
 
 def subject_ref(secret: bytes, kind: str, value: str | None) -> str | None:
     """The keyed hash that stands for an account id in an entry."""
-    if value is None:
-        return None
+    return None if value is None else _subject_ref(secret, kind, value)
+
+
+@functools.lru_cache(maxsize=8192)  # the same few users and keys, request after request
+def _subject_ref(secret: bytes, kind: str, value: str) -> str:
     mac = hmac.new(secret, _SUBJECT_DOMAIN + kind.encode() + b"\x00" + value.encode("utf-8"),
                    hashlib.sha256)
     return mac.hexdigest()
@@ -165,7 +172,7 @@ def timestamp(value: datetime) -> str:
     """UTC, microseconds always written: one text per instant."""
     if value.tzinfo is None:
         raise CanonicalError("timestamps must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def record_entry(record: RequestRecord, secret: bytes) -> bytes:

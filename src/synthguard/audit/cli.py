@@ -1,9 +1,10 @@
 """`synthguard audit ...`: the tamper-evident audit log from the command line.
 
 `verify` is standalone: it needs only the log's public key and an exported archive (or
-the log's URL), never the database or the server secret. The other commands open the
-database from the config (migrating it first, a no-op when current). Errors are one
-line on stderr; exit code 1 for a failed verification or command, 2 for bad usage.
+the log's URL), never the database or the server secret, and imports no database code.
+The other commands open the database from the config (migrating it first, a no-op when
+current). Errors are one line on stderr; exit code 1 for a failed verification or
+command, 2 for bad usage.
 """
 
 from __future__ import annotations
@@ -14,20 +15,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from synthguard.accounts.records import Records
-from synthguard.audit.export import export_archive
 from synthguard.audit.merkle import ProofError
 from synthguard.audit.note import NoteError, NoteVerifier
-from synthguard.audit.service import Audit
-from synthguard.audit.verify import VerifyReport, verify_archive, verify_remote
-from synthguard.config import Config
+from synthguard.audit.remote import verify_remote
+from synthguard.audit.verify import VerifyReport, verify_archive
 from synthguard.errors import SynthGuardError
-from synthguard.store.db import Database
+
+if TYPE_CHECKING:
+    from synthguard.accounts.records import Records
+    from synthguard.audit.service import Audit
 
 PROG = "synthguard audit"
 
@@ -67,6 +67,13 @@ def _fail(ctx: typer.Context, exc: BaseException, code: int = 1) -> typer.Exit:
 
 @contextmanager
 def _service(ctx: typer.Context) -> Iterator[Audit]:
+    # Imported here: `verify` must not pull in the database layer.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from synthguard.audit.service import Audit
+    from synthguard.config import Config
+    from synthguard.store.db import Database
+
     settings = ctx.find_object(_Settings)
     assert settings is not None, "the audit callback sets the settings"
     db: Database | None = None
@@ -82,6 +89,12 @@ def _service(ctx: typer.Context) -> Iterator[Audit]:
     finally:
         if db is not None:
             db.dispose()
+
+
+def _records(audit: Audit) -> Records:
+    from synthguard.accounts.records import Records
+
+    return Records(audit.log.db)
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
@@ -118,7 +131,7 @@ def checkpoint_cmd(
     """Print the latest signed checkpoint."""
     with _service(ctx) as audit:
         if publish:
-            audit.catch_up(Records(audit.log.db))
+            audit.catch_up(_records(audit))
         latest = audit.checkpoints.latest()
     if latest is None:
         raise _fail(ctx, SynthGuardError("no checkpoint yet; run with --publish"))
@@ -183,10 +196,12 @@ def export_cmd(
 ) -> None:
     """Export the log, or a time range of it with inclusion proofs, for a regulator;
     check it with 'synthguard audit verify ARCHIVE --key KEY'."""
+    from synthguard.audit.export import export_archive
+
     start, end = _moment(since, "--since"), _moment(until, "--until")
     with _service(ctx) as audit:
         if publish:
-            audit.catch_up(Records(audit.log.db))
+            audit.catch_up(_records(audit))
         manifest = export_archive(audit.checkpoints, output, since=start, until=end)
     typer.echo(f"{output}: {manifest['kind']} export of entries #{manifest['first_index']} to "
                f"#{manifest['end_index'] - 1}, signed tree size {manifest['tree_size']}")
@@ -242,7 +257,7 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
 def ingest_cmd(ctx: typer.Context) -> None:
     """Log every gateway request record not yet in the log."""
     with _service(ctx) as audit:
-        count = audit.log.ingest_records(Records(audit.log.db))
+        count = audit.log.ingest_records(_records(audit))
         size = audit.log.size()
     typer.echo(f"logged {count} records; the log has {size} entries")
 

@@ -31,12 +31,16 @@ import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from synthguard._atomic import atomic_output, commit
 from synthguard.audit.canonical import timestamp
-from synthguard.audit.checkpoint import Checkpointer, StoredCheckpoint
-from synthguard.audit.log import AuditError
+from synthguard.audit.checkpoint import StoredCheckpoint
+from synthguard.audit.errors import AuditError
+
+if TYPE_CHECKING:  # the verifier imports this module's format constants only
+    from synthguard.audit.log import AuditLog
+    from synthguard.audit.publisher import Checkpointer
 
 FORMAT = "synthguard-audit-export"
 VERSION = 1
@@ -118,7 +122,7 @@ def _write_lines(path: Path, lines: Iterable[dict[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-def _leaf_lines(log: Any, first: int, end: int) -> Iterable[dict[str, Any]]:
+def _leaf_lines(log: AuditLog, first: int, end: int) -> Iterable[dict[str, Any]]:
     for row in log.leaves(first, end):
         yield {"index": row.index, "record_id": row.record_id,
                "created_at": timestamp(row.created_at), "logged_at": timestamp(row.logged_at),

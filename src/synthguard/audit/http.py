@@ -21,8 +21,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.background import BackgroundTask
 
+from synthguard.audit.errors import UnknownRecord
 from synthguard.audit.export import export_archive
-from synthguard.audit.log import UnknownRecord
 from synthguard.audit.merkle import ProofError
 from synthguard.audit.service import Audit
 
@@ -32,6 +32,32 @@ _RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+class _BadInput(ValueError):
+    pass
+
+
+# Query values are parsed here rather than by FastAPI so that bad input gets this
+# module's error body (FastAPI's own validation answers 422 in another shape).
+def _size(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise _BadInput(f"{name} must be a positive whole number")
+    return int(text)
+
+
+def _moment(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadInput(f"{name} is not an ISO 8601 date/time") from None
+    if value.tzinfo is None:
+        raise _BadInput(f"{name} needs a time zone (e.g. Z)")
+    return value
 
 
 def _audit(request: Request) -> Audit:
@@ -57,8 +83,8 @@ def inclusion_proof(
     record_id: Annotated[str | None, Query(description="Gateway record id.")] = None,
     produce_id: Annotated[str | None, Query(
         description="The label's ProduceID (the gateway uses the record id).")] = None,
-    size: Annotated[int | None, Query(ge=1, description="Tree size; default: the latest "
-                                                         "checkpoint's.")] = None,
+    size: Annotated[str | None, Query(description="Tree size; default: the latest "
+                                                   "checkpoint's.")] = None,
 ) -> Response:
     """The record's leaf, its entry and its audit path to the signed root."""
     if (record_id is None) == (produce_id is None):
@@ -66,11 +92,15 @@ def inclusion_proof(
     wanted = (record_id or produce_id or "").strip().lower()
     if not _RECORD_ID.fullmatch(wanted):
         return _error(400, "bad_request", "a record id / ProduceID is 32 hexadecimal digits")
+    try:
+        requested = _size(size, "size")
+    except _BadInput as exc:
+        return _error(400, "bad_request", str(exc))
     audit = _audit(request)
     latest = audit.checkpoints.latest()
     try:
         index = audit.log.leaf_index(wanted)
-        tree_size = size if size is not None else (latest.size if latest else 0)
+        tree_size = requested if requested is not None else (latest.size if latest else 0)
         if index >= tree_size:
             return _error(409, "not_yet_checkpointed",
                           f"record {wanted} is leaf {index}, not yet covered by a checkpoint "
@@ -93,36 +123,42 @@ def inclusion_proof(
 @router.get("/proof/consistency")
 def consistency_proof(
     request: Request,
-    first: Annotated[int, Query(ge=1, description="The earlier tree size.")],
-    second: Annotated[int | None, Query(ge=1, description="The later tree size; default: "
-                                                          "the latest checkpoint's.")] = None,
+    first: Annotated[str, Query(description="The earlier tree size.")],
+    second: Annotated[str | None, Query(description="The later tree size; default: the "
+                                                    "latest checkpoint's.")] = None,
 ) -> Response:
     """The RFC 9162 consistency proof between two tree sizes."""
+    try:
+        earlier, later = _size(first, "first"), _size(second, "second")
+    except _BadInput as exc:
+        return _error(400, "bad_request", str(exc))
+    assert earlier is not None
     audit = _audit(request)
-    if second is None:
+    if later is None:
         latest = audit.checkpoints.latest()
         if latest is None:
             return _error(404, "no_checkpoint", "no checkpoint has been published yet")
-        second = latest.size
+        later = latest.size
     try:
-        path = audit.log.consistency_proof(first, second)
+        path = audit.log.consistency_proof(earlier, later)
     except ProofError as exc:
         return _error(400, "bad_request", str(exc))
-    return JSONResponse({"first": first, "second": second, "path": [h.hex() for h in path]})
+    return JSONResponse({"first": earlier, "second": later, "path": [h.hex() for h in path]})
 
 
 @router.get("/export", response_class=FileResponse,
             responses={200: {"content": {"application/gzip": {}}}})
 def export(
     request: Request,
-    since: Annotated[datetime | None, Query(description="Logged at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Logged before (ISO 8601).")] = None,
+    since: Annotated[str | None, Query(description="Logged at or after (ISO 8601).")] = None,
+    until: Annotated[str | None, Query(description="Logged before (ISO 8601).")] = None,
 ) -> Response:
     """The log (or the entries logged in [since, until)) as a verifiable archive."""
-    for moment in (since, until):
-        if moment is not None and moment.tzinfo is None:
-            return _error(400, "bad_request", "since/until need a time zone (e.g. Z)")
-    if since and until and since >= until:
+    try:
+        start, end = _moment(since, "since"), _moment(until, "until")
+    except _BadInput as exc:
+        return _error(400, "bad_request", str(exc))
+    if start and end and start >= end:
         return _error(400, "bad_request", "since must be before until")
     audit = _audit(request)
     if audit.checkpoints.latest() is None:
@@ -130,7 +166,7 @@ def export(
     work = Path(tempfile.mkdtemp(prefix="synthguard-audit-"))
     try:
         archive = work / "audit-export.tar.gz"
-        export_archive(audit.checkpoints, archive, since=since, until=until)
+        export_archive(audit.checkpoints, archive, since=start, until=end)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -15,19 +15,18 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, func, insert, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from synthguard.accounts.records import Records, RequestRecord
 from synthguard.audit import merkle
 from synthguard.audit.canonical import record_entry
+from synthguard.audit.errors import AuditError, UnknownRecord
 from synthguard.audit.groupcommit import GroupCommit
 from synthguard.audit.merkle import Node
 from synthguard.audit.models import AuditHead, AuditLeaf, AuditNode
-from synthguard.errors import SynthGuardError
 from synthguard.store.db import Database
 
 DEFAULT_RETENTION = timedelta(days=180)
@@ -38,16 +37,6 @@ GAP_SETTLE_S = 30.0
 _LOOKUP_CHUNK = 500  # node keys per query: well under every driver's parameter limit
 
 log = logging.getLogger("synthguard.audit")
-_LEAF_TABLE = cast(Table, AuditLeaf.__table__)
-_NODE_TABLE = cast(Table, AuditNode.__table__)
-
-
-class AuditError(SynthGuardError):
-    code = "audit_error"
-
-
-class UnknownRecord(AuditError):
-    code = "unknown_record"
 
 
 @dataclass(frozen=True)
@@ -85,9 +74,14 @@ class SessionNodes:
     def nodes(self, wanted: Sequence[Node]) -> list[bytes]:
         found: dict[Node, bytes] = {}
         for at in range(0, len(wanted), _LOOKUP_CHUNK):
-            chunk = list(wanted[at:at + _LOOKUP_CHUNK])
-            query = select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(
-                tuple_(AuditNode.level, AuditNode.idx).in_(chunk))
+            by_level: dict[int, list[int]] = {}
+            for level, idx in wanted[at:at + _LOOKUP_CHUNK]:
+                by_level.setdefault(level, []).append(idx)
+            # One `level = ? AND idx IN (...)` per level: SQLite answers a row-value
+            # `(level, idx) IN (...)` with a full table scan, this with index lookups.
+            query = select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(or_(
+                *(and_(AuditNode.level == level, AuditNode.idx.in_(indices))
+                  for level, indices in by_level.items())))
             found.update(((level, idx), h) for level, idx, h in self._session.execute(query))
         missing = [node for node in wanted if node not in found]
         if missing:
@@ -111,6 +105,31 @@ def lock_head(session: Session) -> AuditHead:
 
 def stored_size(session: Session) -> int:
     return session.scalar(select(AuditHead.size).where(AuditHead.id == 1)) or 0
+
+
+def _insert(session: Session, leaves: list[tuple[int, str, datetime, str]], logged_at: datetime,
+            nodes: list[tuple[int, int, bytes]]) -> None:
+    """Insert a batch's rows with the driver's executemany. SQLAlchemy's per-value bind
+    processing cost more CPU than everything else in an append, so the two timestamp
+    columns are converted here exactly as `UTCDateTime` stores them (naive UTC text in
+    SQLite's DATETIME format; aware UTC for PostgreSQL); tests read them back through
+    the models."""
+    connection = session.connection()
+    on_sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if on_sqlite else "%s"
+
+    def stored(moment: datetime) -> datetime | str:
+        utc = moment.astimezone(UTC)
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if on_sqlite else utc
+
+    logged = stored(logged_at)
+    connection.exec_driver_sql(
+        "INSERT INTO audit_leaves (idx, record_id, created_at, logged_at, entry) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+        [(idx, record_id, stored(created), logged, entry)
+         for idx, record_id, created, entry in leaves])
+    connection.exec_driver_sql(
+        f"INSERT INTO audit_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})", nodes)
 
 
 class AuditLog:
@@ -164,8 +183,8 @@ class AuditLog:
         frontier = self._load_frontier(s, size)
         now = datetime.now(UTC)
         logged_at = max(now, head.logged_at) if head.logged_at else now
-        leaves: list[dict[str, object]] = []
-        nodes: list[dict[str, object]] = []
+        leaves: list[tuple[int, str, datetime, str]] = []
+        nodes: list[tuple[int, int, bytes]] = []
         results = []
         for item in items:
             if item.record_id in known:
@@ -174,22 +193,18 @@ class AuditLog:
             index, h = size, merkle.leaf_hash(item.entry)
             size += 1
             known[item.record_id] = index
-            leaves.append({"idx": index, "record_id": item.record_id,
-                           "created_at": item.created_at, "logged_at": logged_at,
-                           "entry": item.entry.decode("utf-8")})
-            nodes.append({"level": 0, "idx": index, "hash": h})
+            leaves.append((index, item.record_id, item.created_at, item.entry.decode("utf-8")))
+            nodes.append((0, index, h))
             frontier.append((0, index, h))
             while len(frontier) > 1 and frontier[-1][0] == frontier[-2][0]:
                 level, right, right_hash = frontier.pop()
                 _, _, left_hash = frontier.pop()
                 parent = (level + 1, right >> 1, merkle.node_hash(left_hash, right_hash))
                 frontier.append(parent)
-                nodes.append({"level": parent[0], "idx": parent[1], "hash": parent[2]})
+                nodes.append(parent)
             results.append(LeafRef(index, item.record_id, True))
         if leaves:
-            # Core inserts (executemany): the ORM's bulk path costs more than the fsync.
-            s.execute(insert(_LEAF_TABLE), leaves)
-            s.execute(insert(_NODE_TABLE), nodes)
+            _insert(s, leaves, logged_at, nodes)
             head.size, head.logged_at = size, logged_at
         return size, results, frontier
 

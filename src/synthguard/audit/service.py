@@ -25,9 +25,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from synthguard.accounts.records import Records
-from synthguard.audit.checkpoint import AuditAlarm, Checkpointer
+from synthguard.audit.errors import AuditAlarm
 from synthguard.audit.log import DEFAULT_RETENTION, AuditLog
 from synthguard.audit.note import NoteError, NoteSigner
+from synthguard.audit.publisher import Checkpointer
 from synthguard.config import (
     ENV_PREFIX,
     Config,

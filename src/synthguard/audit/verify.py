@@ -1,5 +1,6 @@
-"""The standalone verifier: given only the log's public key and an exported archive (or
-the log's HTTP endpoints), recompute everything and name the first bad entry.
+"""The standalone verifier: given only the log's public key and an exported archive (or,
+through `remote`, the log's HTTP endpoints), recompute everything and name the first
+bad entry.
 
 Trust comes from the checkpoints alone: each must carry a valid signature by the key,
 and all must be mutually consistent. Then every entry is re-hashed from its canonical
@@ -18,7 +19,6 @@ import hashlib
 import json
 import re
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +27,8 @@ from typing import IO, Any
 
 from synthguard.audit import merkle
 from synthguard.audit.canonical import entry_problem
-from synthguard.audit.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from synthguard.audit.checkpoint import Checkpoint, open_checkpoint
+from synthguard.audit.errors import CheckpointError
 from synthguard.audit.export import FORMAT, MEMBERS, consistency_chain
 from synthguard.audit.note import NoteVerifier
 from synthguard.errors import SynthGuardError
@@ -112,10 +113,16 @@ def _verify(tar: tarfile.TarFile, path: Path, verifier: NoteVerifier) -> VerifyR
     proofs = _proofs(tar, members, report)
     _check_chain(signed, proofs, report)
     leaves = list(_leaves(tar, members, manifest, report))
-    tree = _read(tar, members["tree.bin"]) if "tree.bin" in members else b""
     report.entries = len(leaves)
     report.latest = signed[-1] if signed else None
     report.tree_size = report.latest.size if report.latest else 0
+    # The hints are read only when their size fits the signed tree: an archive cannot
+    # make the verifier allocate more than the log it claims to be.
+    hint_bytes = merkle.HASH_SIZE * sum(report.tree_size >> level
+                                        for level in range(report.tree_size.bit_length()))
+    tree = b""
+    if "tree.bin" in members and members["tree.bin"].size == hint_bytes:
+        tree = _read(tar, members["tree.bin"])
     if not signed:
         report.add("no_checkpoint", "no checkpoint in the archive is signed by the key")
     elif report.kind == "full":
@@ -184,7 +191,7 @@ def _lines(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name: str,
             if len(line) > MAX_LINE_BYTES:
                 raise ValueError("line too long")
             yield number, json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             report.add("malformed_line", f"{name} line {number} is not a JSON object")
 
 
@@ -374,47 +381,3 @@ def _check_range(leaves: list[_Leaf], signed: list[Checkpoint],
             report.add("entry_not_signed", f"{name} is not the entry checkpoint size "
                        f"{latest.size} signed at that index (changed, reordered or inserted)",
                        leaf.index)
-
-
-def verify_remote(base_url: str, verifier: NoteVerifier, *, timeout_s: float = 300
-                  ) -> VerifyReport:
-    """Verify a live log through its HTTP endpoints: download the full export, verify
-    it, then check that the log's current checkpoint extends the exported one."""
-    import httpx
-
-    base = base_url.rstrip("/")
-    with httpx.Client(timeout=timeout_s) as client, tempfile.TemporaryDirectory() as work:
-        archive = Path(work) / "export.tar.gz"
-        with client.stream("GET", f"{base}/export") as response:
-            response.raise_for_status()
-            with archive.open("wb") as f:
-                for block in response.iter_bytes():
-                    f.write(block)
-        report = verify_archive(archive, verifier)
-        answer = client.get(f"{base}/checkpoint")
-        answer.raise_for_status()
-        try:
-            live = open_checkpoint(answer.text, verifier)
-        except CheckpointError as exc:
-            report.add("checkpoint_rejected", f"the log's current checkpoint is rejected: {exc}")
-            return report
-        report.checkpoints += 1
-        exported = report.latest
-        if exported is None or live.size < exported.size:
-            report.add("checkpoint_rollback", f"the log's current checkpoint (size {live.size}) "
-                       "is older than the exported one")
-        elif live.size == exported.size:
-            if live.root != exported.root:
-                report.add("checkpoint_fork", f"the log's current checkpoint of size {live.size} "
-                           "differs from the exported one")
-        else:
-            answer = client.get(f"{base}/proof/consistency",
-                                params={"first": exported.size, "second": live.size})
-            answer.raise_for_status()
-            path = [bytes.fromhex(h) for h in answer.json().get("path", [])]
-            if merkle.verify_consistency(exported.size, live.size, exported.root, live.root, path):
-                report.proofs += 1
-            else:
-                report.add("checkpoint_inconsistent", f"the log's current checkpoint (size "
-                           f"{live.size}) does not extend the exported one (size {exported.size})")
-    return report
