@@ -148,20 +148,23 @@ def _peer_score(found: list[int] | None, bits: list[int]) -> Score:
     return matches / PEER_BITS, matches == PEER_BITS, detected
 
 
-def _one_image(index: int) -> tuple[str, dict[str, float], dict[str, dict[str, Score]]]:
+def _one_image(
+    index: int, with_peers: bool
+) -> tuple[str, dict[str, float], dict[str, dict[str, Score]]]:
     kind = KINDS[index % len(KINDS)]
     original = make(kind, index, SIZES[(index // len(KINDS)) % len(SIZES)])
     rng = np.random.default_rng(index)
     bits = [int(b) for b in rng.integers(0, 2, PEER_BITS)]
     payload = Payload(KEY.key_id, int(rng.integers(0, 2**56)))
+    peers = PEERS if with_peers else ()
     marked = {"SynthGuard": embed_image(original, payload, KEY)}
-    for name in PEERS:
+    for name in peers:
         marked[name] = Peer(name).embed(original, bits)
     quality = {name: psnr(original, img) for name, img in marked.items()}
     scores: dict[str, dict[str, Score]] = {}
     for attack_name, attack in ATTACKS.items():
         scores[attack_name] = {"SynthGuard": _ours(attack(marked["SynthGuard"]), payload)}
-        for name in PEERS:
+        for name in peers:
             scores[attack_name][name] = _peer_score(Peer(name).decode(attack(marked[name])), bits)
     return kind, quality, scores
 
@@ -212,23 +215,33 @@ def _speed(runs: int) -> list[list[str]]:
 
 
 def _pool_map(fn: Callable[..., T], args: list[tuple[object, ...]]) -> list[T]:
+    """`fn` over `args` on every core, in order, with progress on stderr."""
     workers = max(1, os.cpu_count() or 1)
+    results: list[T] = []
+    if not args:
+        return results
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(fn, *zip(*args, strict=True), chunksize=16)) if args else []
+        for result in pool.map(fn, *zip(*args, strict=True), chunksize=4):
+            results.append(result)
+            if len(results) % 50 == 0 or len(results) == len(args):
+                print(f"{fn.__name__}: {len(results)}/{len(args)}", file=sys.stderr, flush=True)
+    return results
 
 
 def _pct(values: list[bool] | list[float]) -> str:
     return f"{100 * float(np.mean(values)):.1f}" if values else "–"
 
 
-def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_negatives: int = 400,
-        speed_runs: int = 5) -> str:
+def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_images: int = 48,
+        n_peer_negatives: int = 200, speed_runs: int = 5) -> str:
+    """Markdown tables. Peers run on the first `n_peer_images` images (the same ones SynthGuard
+    gets; blind-watermark takes about a second per decode) and `n_peer_negatives` negatives."""
     # blind-watermark sets the multiprocessing start method when first imported, which
     # fails inside a worker: import both peers here, before the pool starts.
     import blind_watermark  # noqa: F401
 
     _imwatermark()
-    images = _pool_map(_one_image, [(i,) for i in range(n_images)])
+    images = _pool_map(_one_image, [(i, i < n_peer_images) for i in range(n_images)])
     negatives = _pool_map(_negative, [(i, i < n_peer_negatives) for i in range(n_negatives)])
     outcomes = {a: {m: Outcome() for m in METHODS} for a in ATTACKS}
     by_kind: dict[str, dict[str, list[bool]]] = {k: {a: [] for a in ATTACKS} for k in KINDS}
@@ -244,30 +257,44 @@ def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_negatives: int = 
                 for f in FPRS:
                     outcome.detected[f].append(detected[f])
             by_kind[kind][attack].append(per_method["SynthGuard"][1])
+
+    shared = min(n_peer_images, n_images)  # images every method was run on
+
     def accuracy_row(a: str) -> list[str]:
-        best_peer = max(float(np.mean(outcomes[a][m].exact)) for m in PEERS)
-        bits = [_pct(outcomes[a][m].accuracy) for m in METHODS]
-        return [a, *bits, _pct(outcomes[a]["SynthGuard"].exact), f"{100 * best_peer:.1f}"]
+        ours = outcomes[a]["SynthGuard"]
+        bits = [_pct(outcomes[a][m].accuracy[:shared]) for m in METHODS]
+        peers_exact = [float(np.mean(outcomes[a][m].exact)) for m in PEERS if outcomes[a][m].exact]
+        best_peer = f"{100 * max(peers_exact):.1f}" if peers_exact else "–"
+        return [a, *bits, _pct(ours.exact[:shared]), best_peer, _pct(ours.accuracy),
+                _pct(ours.exact)]
 
     def tpr_row(a: str) -> list[str]:
-        cells = [" / ".join(_pct(outcomes[a][m].detected[f]) for f in FPRS) for m in METHODS]
-        return [a, *cells]
+        cells = [" / ".join(_pct(outcomes[a][m].detected[f][:shared]) for f in FPRS)
+                 for m in METHODS]
+        everything = " / ".join(_pct(outcomes[a]["SynthGuard"].detected[f]) for f in FPRS)
+        return [a, *cells, everything]
 
-    psnr_summary = "; ".join(f"{m} {np.mean(q):.1f} / {np.min(q):.1f}" for m, q in quality.items())
+    psnr_summary = "; ".join(
+        f"{m} {np.mean(q):.1f} / {np.min(q):.1f} ({len(q)} images)" for m, q in quality.items() if q
+    )
     parts = [
-        f"{n_images} images ({', '.join(KINDS)}; 512² and 1024²), {len(ATTACKS)} conditions. "
+        f"{n_images} images ({', '.join(KINDS)}; 512² and 1024²), {len(ATTACKS)} conditions; "
+        f"the peers run on the first {min(n_peer_images, n_images)} of them. "
         f"PSNR (dB, mean / min): {psnr_summary}",
         "",
-        "Bit accuracy (raw, before error correction) and exact payload recovery, %:",
+        f"Bit accuracy (raw, before error correction) and exact payload recovery, %, on the "
+        f"{shared} shared images, then SynthGuard on all {n_images}:",
         "",
-        table(["Attack", *[f"{m} bits" for m in METHODS], "SynthGuard exact", "best peer exact"],
+        table(["Attack", *[f"{m} bits" for m in METHODS], "SynthGuard exact", "best peer exact",
+               f"SynthGuard bits ({n_images})", f"SynthGuard exact ({n_images})"],
               [accuracy_row(a) for a in ATTACKS]),
         "",
-        "Detection TPR at FPR 1e-3 / 1e-6, % (thresholds set analytically):",
+        f"Detection TPR at FPR 1e-3 / 1e-6, % (thresholds set analytically), on the {shared} "
+        f"shared images, then SynthGuard on all {n_images}:",
         "",
-        table(["Attack", *METHODS], [tpr_row(a) for a in ATTACKS]),
+        table(["Attack", *METHODS, f"SynthGuard ({n_images})"], [tpr_row(a) for a in ATTACKS]),
         "",
-        "SynthGuard exact payload recovery by content kind, %:",
+        f"SynthGuard exact payload recovery by content kind, % ({n_images} images):",
         "",
         table(["Attack", *KINDS], [[a, *[_pct(by_kind[k][a]) for k in KINDS]] for a in ATTACKS]),
         "",
@@ -282,7 +309,8 @@ def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_negatives: int = 
         "",
         table(["Method", "unmarked inputs", "detected at 1e-3", "detected at 1e-6"], fp_rows),
         "",
-        f"Speed on one core, 1 MP, ms per megapixel (median of {speed_runs}):",
+        f"Speed in one process, 1 MP, ms per megapixel (median of {speed_runs}; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when measured):",
         "",
         table(["Method", "embed", "detect"], _speed(speed_runs)),
     ]
@@ -290,5 +318,6 @@ def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_negatives: int = 
 
 
 if __name__ == "__main__":
+    # python -m bench.watermark_image [n_images n_negatives n_peer_images n_peer_negatives runs]
     arguments = [int(a) for a in sys.argv[1:]]
     print(run(*arguments))
