@@ -1,14 +1,6 @@
-"""Signed checkpoints (C2SP tlog-checkpoint): `<origin>\\n<size>\\n<base64 root>\\n` as a
-signed note, published at an interval and on demand.
-
-A log must never sign two inconsistent checkpoints. Before signing size n the publisher
-checks, inside the transaction that holds the head lock, that the stored tree still
-extends the last checkpoint (size m): the stored subtrees covering [0, m) fold to the
-signed root, every leaf appended since hashes from its payload to its stored leaf node,
-the stored interior nodes agree with a tree rebuilt from those leaves, and the stored
-consistency proof m -> n verifies. Anything else raises `AuditAlarm` (logged at
-CRITICAL) and nothing is signed. The work is O(n - m + log n): only what is new.
-"""
+"""Checkpoints (C2SP tlog-checkpoint): `<origin>\\n<size>\\n<base64 root>\\n`, the body of
+a signed note. Formatting, parsing and checking only: `publisher` signs them, under the
+rule that a log never signs two inconsistent checkpoints."""
 
 from __future__ import annotations
 
