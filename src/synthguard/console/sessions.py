@@ -1,0 +1,156 @@
+"""Sign-in sessions and CSRF tokens, both HMAC-signed with keys derived from the
+server secret (`config.secret`), so no session table is needed.
+
+Session cookie `sg_console` = `<operator id>.<session epoch>.<issued unix time>.<mac>`:
+HttpOnly, SameSite=Lax, Secure when the request came over https, valid for
+`SESSION_MAX_AGE_S`. The operator row is read on every request, so disabling an
+operator, changing roles, or bumping the epoch (sign-out, password change) applies to
+the next request.
+
+CSRF: every visitor gets a random `sg_csrf` cookie (HttpOnly, SameSite=Lax); forms
+carry `csrf_token` = HMAC(csrf key, cookie value) and every POST, public or console,
+must present it (form field, or the `X-CSRF-Token` header for scripts). A new value is
+set at sign-in, so a token learnt before signing in is worthless after.
+
+`ConsoleOperators` implements the governance `OperatorAuthenticator` protocol: an API
+key (Authorization: Bearer) is checked as before, a console session is accepted too,
+but for a state-changing method only with the CSRF header: install it as
+`app.state.governance_auth` and the JSON operator API accepts console sessions safely.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from synthguard.console.operators import OperatorInfo, Operators
+from synthguard.governance.auth import Operator, OperatorAuthenticator
+
+SESSION_COOKIE = "sg_console"
+CSRF_COOKIE = "sg_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_MAX_AGE_S = 12 * 3600
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_COOKIE = 256
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _derive(secret: bytes, purpose: str) -> bytes:
+    return hmac.new(secret, purpose.encode("ascii"), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class SessionClaim:
+    operator_id: str
+    epoch: int
+    issued_at: int
+
+
+class SessionCodec:
+    def __init__(self, secret: bytes, *, clock: Callable[[], float] = time.time,
+                 max_age_s: int = SESSION_MAX_AGE_S) -> None:
+        self._session_key = _derive(secret, "synthguard console session v1")
+        self._csrf_key = _derive(secret, "synthguard console csrf v1")
+        self._clock = clock
+        self.max_age_s = max_age_s
+
+    def issue(self, operator: OperatorInfo) -> str:
+        payload = f"{operator.id}.{operator.session_epoch}.{int(self._clock())}"
+        return f"{payload}.{self._mac(payload)}"
+
+    def read(self, value: str | None) -> SessionClaim | None:
+        """The claim of a well-formed, genuine, unexpired cookie value, else None."""
+        if not value or len(value) > MAX_COOKIE:
+            return None
+        payload, _, mac = value.rpartition(".")
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            return None
+        parts = payload.split(".")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            return None
+        operator_id, epoch, issued = parts
+        age = self._clock() - int(issued)
+        if not -60 <= age <= self.max_age_s:  # a minute of clock skew between workers
+            return None
+        return SessionClaim(operator_id, int(epoch), int(issued))
+
+    def csrf_token(self, cookie_value: str) -> str:
+        return _b64(hmac.new(self._csrf_key, cookie_value.encode("ascii", "replace"),
+                             hashlib.sha256).digest())
+
+    def csrf_valid(self, cookie_value: str | None, token: str | None) -> bool:
+        if not cookie_value or not token or len(cookie_value) > MAX_COOKIE:
+            return False
+        return hmac.compare_digest(token.encode("ascii", "replace"),
+                                   self.csrf_token(cookie_value).encode("ascii"))
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._session_key, payload.encode("ascii", "replace"),
+                             hashlib.sha256).digest())
+
+
+def new_csrf_value() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_session(response: Response, request: Request, value: str, max_age_s: int) -> None:
+    response.set_cookie(SESSION_COOKIE, value, max_age=max_age_s, httponly=True,
+                        secure=secure(request), samesite="lax", path="/")
+
+
+def clear_session(response: Response, request: Request) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, secure=secure(request),
+                           samesite="lax")
+
+
+def set_csrf(response: Response, request: Request, value: str) -> None:
+    response.set_cookie(CSRF_COOKIE, value, httponly=True, secure=secure(request),
+                        samesite="lax", path="/")
+
+
+class ConsoleOperators:
+    """Who is calling: an API-key operator (`fallback`) or a console session."""
+
+    def __init__(self, operators: Operators, codec: SessionCodec,
+                 fallback: OperatorAuthenticator | None = None) -> None:
+        self.operators = operators
+        self.codec = codec
+        self._fallback = fallback
+
+    async def signed_in(self, request: Request) -> OperatorInfo | None:
+        """The active operator of the request's session cookie, else None."""
+        claim = self.codec.read(request.cookies.get(SESSION_COOKIE))
+        if claim is None:
+            return None
+        info = await anyio.to_thread.run_sync(self.operators.get, claim.operator_id)
+        if info is None or not info.active or info.session_epoch != claim.epoch:
+            return None
+        return info
+
+    async def operator(self, request: Request) -> Operator | None:
+        if request.headers.get("authorization"):
+            return await self._fallback.operator(request) if self._fallback else None
+        info = await self.signed_in(request)
+        if info is None:
+            return None
+        if request.method not in SAFE_METHODS and not self.codec.csrf_valid(
+                request.cookies.get(CSRF_COOKIE), request.headers.get(CSRF_HEADER)):
+            return None
+        return Operator(info.name, info.roles)
