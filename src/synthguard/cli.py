@@ -338,11 +338,20 @@ def demo_cmd(
 
 def _register_subcommands() -> None:
     from synthguard.accounts.cli import admin_app
+    from synthguard.audit.cli import audit_app
+    from synthguard.consent.cli import consent_app
+    from synthguard.identity.cli import identity_app
     from synthguard.moderation.cli import app as moderation_app
 
     app.add_typer(admin_app, name="admin", help="Organisations, users, keys, account states.")
     app.add_typer(moderation_app, name="moderation",
                   help="Feature library, review and the TC260 evaluation.")
+    app.add_typer(identity_app, name="identity",
+                  help="Real-name verification (Art. 9) and the personal data vault.")
+    app.add_typer(consent_app, name="consent",
+                  help="Separate consents for face and voice editing (Art. 14).")
+    app.add_typer(audit_app, name="audit",
+                  help="The Merkle audit log of request records: checkpoints, proofs, exports.")
 
 
 _register_subcommands()

@@ -4,7 +4,8 @@ The file holds no secrets: the server secret comes from `SYNTHGUARD_SECRET` (hex
 base64, at least 32 bytes) or from `secret_file` (default `var/secret`), which is created
 with mode 0600 on first use so that a demo install needs no set-up. Upstream API keys are
 named by environment variable (`api_key_env`), never written in the file. Relative paths
-(the SQLite file, the secret file) are relative to the working directory.
+(the SQLite file, the secret file, the moderation library) are relative to the working
+directory.
 
 ```toml
 database_url = "postgresql+psycopg://synthguard@db/synthguard"
@@ -14,6 +15,7 @@ notice_position = "start"          # start | end | both
 review_window_chars = 80
 block_consecutive = 3              # 0 turns the rule off
 block_per_day = 5                  # blocked inputs in any 24 hours; 0 turns it off
+moderation_library = "var/library.jsonl"  # feature library; default: the shipped starter
 
 [backends."gpt-4o"]
 kind = "openai"
@@ -123,6 +125,9 @@ class Config:
     block_per_day: int = 5
     backends: dict[str, BackendRoute] = field(default_factory=_default_backends)
     review_rules: tuple[ReviewRuleSpec, ...] = ()
+    # The feature library (.jsonl or .csv, docs/feature-library.md) the gateway's
+    # moderation engine reviews with; None: the starter library shipped in the package.
+    moderation_library: Path | None = None
     demo: bool = False
 
     def __post_init__(self) -> None:
@@ -142,6 +147,10 @@ class Config:
             raise ConfigError("review_window_chars must be at least 1")
         if self.block_consecutive < 0 or self.block_per_day < 0:
             raise ConfigError("block_consecutive and block_per_day must be >= 0 (0 = off)")
+        if (self.moderation_library is not None
+                and self.moderation_library.suffix.lower() not in (".jsonl", ".csv")):
+            raise ConfigError(f"moderation_library {self.moderation_library}: expected a "
+                              ".jsonl or .csv file")
 
     @classmethod
     def load(cls, path: Path | None = None, env: Mapping[str, str] = os.environ, *,
@@ -169,6 +178,7 @@ class Config:
             "block_consecutive": source.get("block_consecutive", _as_int, 3),
             "block_per_day": source.get("block_per_day", _as_int, 5),
             "demo": demo,
+            "moderation_library": _optional_path(source.get("moderation_library", _as_str, "")),
             "review_rules": tuple(_review_rule(r, source.where("review_rules"))
                                   for r in source.table_list("review_rules")),
         }
@@ -181,7 +191,7 @@ class Config:
 
 _KNOWN_KEYS = {"database_url", "secret_file", "producer_code", "notice", "notice_position",
                "review_window_chars", "block_consecutive", "block_per_day", "demo",
-               "backends", "review_rules"}
+               "backends", "review_rules", "moderation_library"}
 
 
 class _Source:
@@ -257,6 +267,10 @@ def _as_float(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: expected a number")
     return float(value)
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text else None
 
 
 def _as_bool(value: Any, where: str) -> bool:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI, Request
@@ -29,14 +29,14 @@ from synthguard.config import Config
 from synthguard.gateway import errors
 from synthguard.gateway.backends import Backend, BackendError, build_backends
 from synthguard.gateway.chat import ChatService
-from synthguard.gateway.consent import ConsentChecker, StoreConsentChecker
+from synthguard.gateway.consent import ConsentChecker
 from synthguard.gateway.context import RefusalStatus, RequestContext, Withheld
 from synthguard.gateway.context import Scope as Modality
 from synthguard.gateway.labeling import Labeler
 from synthguard.gateway.media import MediaService
 from synthguard.gateway.pipeline import KeyCache, Pipeline, admission_pipeline
 from synthguard.gateway.recording import Recorder, RecordFailed
-from synthguard.gateway.review import Reviewer, RuleReviewer
+from synthguard.gateway.review import Reviewer
 from synthguard.gateway.schemas import (
     ChatCompletionRequest,
     GenerationBody,
@@ -45,6 +45,9 @@ from synthguard.gateway.schemas import (
 )
 from synthguard.gateway.service import OVERHEAD_HEADER
 from synthguard.store import Database
+
+if TYPE_CHECKING:
+    from synthguard.identity.services import IdentityServices
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 RECORD_HEADER = "X-SynthGuard-Record-Id"
@@ -164,14 +167,28 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
 
 def create_app(config: Config, *, database: Database | None = None,
                reviewer: Reviewer | None = None, consent: ConsentChecker | None = None,
+               identity: IdentityServices | None = None,
                backends: dict[str, Backend] | None = None, review_timeout_s: float = 5.0,
                key_cache_s: float = 2.0, demo_delay_s: float = 0.0) -> FastAPI:
-    """The gateway for `config`. `database` defaults to `config.database_url` (already
-    migrated); `reviewer`, `consent` and `backends` replace the built-in ones."""
+    """The gateway for `config`, with the identity (real-name verification) and consent
+    APIs. `database` defaults to `config.database_url` (already migrated). Built in
+    unless given: `reviewer` = the configured rules, then the moderation engine over
+    `config.moderation_library` (synthguard.moderation.gateway); `identity` =
+    `IdentityServices.build(config, database)`; `consent` = its consent records;
+    `backends` = the configured routes. What the app builds, it closes on shutdown."""
+    # Imported here: these packages implement the gateway's protocols, so they import
+    # synthguard.gateway, whose package imports this module.
+    from synthguard.consent import http as consent_http
+    from synthguard.consent.gateway import GatewayConsentChecker
+    from synthguard.identity import http as identity_http
+    from synthguard.identity.services import IdentityServices
+    from synthguard.moderation.gateway import default_reviewer
+
     db = database if database is not None else Database(config.database_url)
     accounts = Accounts(db, config)
     recorder = Recorder(Records(db))
-    reviewer = reviewer if reviewer is not None else RuleReviewer(config.review_rules)
+    reviewer = reviewer if reviewer is not None else default_reviewer(config, db)
+    services = identity if identity is not None else IdentityServices.build(config, db)
     models = backends if backends is not None else build_backends(config.backends,
                                                                    demo_delay_s=demo_delay_s)
     upstream = {name: (route.upstream_model or name) for name, route in config.backends.items()}
@@ -179,7 +196,8 @@ def create_app(config: Config, *, database: Database | None = None,
     keys = KeyCache(accounts, key_cache_s)
     pipeline = admission_pipeline(
         accounts=accounts, keys=keys, limiter=RateLimiter(), models=list(models),
-        consent=consent if consent is not None else StoreConsentChecker(), reviewer=reviewer,
+        consent=consent if consent is not None else GatewayConsentChecker(services.consent),
+        reviewer=reviewer,
         review_timeout_s=review_timeout_s)
     labeler = Labeler(config)
     chat = ChatService(models, upstream, labeler, recorder, reviewer=reviewer,
@@ -193,6 +211,8 @@ def create_app(config: Config, *, database: Database | None = None,
         yield
         for backend in {id(b): b for b in models.values()}.values():
             await backend.aclose()
+        if identity is None:
+            services.close()
         if database is None:
             db.dispose()
 
@@ -202,6 +222,9 @@ def create_app(config: Config, *, database: Database | None = None,
                   "recorded, every output is labeled (GB 45438-2025).")
     app.add_middleware(_StartClock)
     app.state.gateway = gateway
+    app.state.identity = services  # the identity and consent routers find it here
+    app.include_router(identity_http.router)
+    app.include_router(consent_http.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

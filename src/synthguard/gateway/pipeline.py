@@ -50,7 +50,9 @@ class Stage(Protocol):
 class KeyCache:
     """`authenticate` results for a few seconds, so a busy key costs no database read per
     request. Entries of a user whose state the gateway changes are dropped at once; a
-    change made elsewhere (the admin CLI) is seen within `ttl_s`."""
+    change made elsewhere (the admin CLI) is seen within `ttl_s`. Keys of accounts not
+    yet real-name verified are not kept: they are refused anyway, and the account that
+    has just verified through the identity API must be served on its next request."""
 
     def __init__(self, accounts: Accounts, ttl_s: float) -> None:
         self._accounts = accounts
@@ -67,7 +69,7 @@ class KeyCache:
             return hit[0]
         found = await anyio.to_thread.run_sync(self._accounts.authenticate, plaintext)
         with self._lock:
-            if found is None:
+            if found is None or not found.verified:
                 self._entries.pop(slot, None)
             elif self._ttl_s > 0:
                 if len(self._entries) > 100_000:

@@ -1,16 +1,17 @@
 """The review hook (deep-synthesis rules Art. 10): inputs and outputs pass a `Reviewer`.
 
 The gateway only knows the protocol; `RuleReviewer` is the small built-in keyword/regex
-reviewer the configuration fills, and the moderation engine replaces it. A reviewer that
-raises, or does not answer within the gateway's timeout, counts as "review could not
-run": the gateway then refuses the input or withholds the output (fail closed).
+reviewer the configuration fills, and `ChainReviewer` puts it in front of the moderation
+engine (synthguard.moderation.gateway). A reviewer that raises, or does not answer within
+the gateway's timeout, counts as "review could not run": the gateway then refuses the
+input or withholds the output (fail closed).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -27,6 +28,9 @@ class ReviewContext:
     endpoint: str
     user_id: str | None
     window: int | None = None  # index of the streamed output window under review
+    # Characters at the start of the text that an earlier window's review already saw
+    # (the carry, see `carry_chars`): a match that ends inside them is not news.
+    seen: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,29 @@ class Reviewer(Protocol):
 
 class ReviewFailed(Exception):
     """The reviewer could not give a decision (raised, timed out)."""
+
+
+# Reviewers that say nothing about their patterns get this much already-released text
+# again with the next streamed window.
+MIN_OVERLAP_CHARS = 32
+# However far a reviewer asks to look back, a streamed window is reviewed with at most
+# this much released text before it, so a stream of invisible or repeated characters
+# cannot make every review re-read the whole answer.
+MAX_CARRY_CHARS = 8192
+
+
+def carry_chars(reviewer: object, reviewed: str) -> int:
+    """How many trailing characters of `reviewed` (the text of one streamed window's
+    review) the next window must be reviewed together with, so that a match cut in two
+    by the window boundary is still seen whole. A reviewer that knows how far its
+    matches reach in the original text provides `carry(reviewed)`; otherwise its
+    `longest_keyword` (or MIN_OVERLAP_CHARS) is the allowance."""
+    carry = getattr(reviewer, "carry", None)
+    if callable(carry):
+        wanted = int(carry(reviewed[-MAX_CARRY_CHARS:]))
+    else:
+        wanted = max(MIN_OVERLAP_CHARS, int(getattr(reviewer, "longest_keyword", 0)))
+    return max(0, min(wanted, MAX_CARRY_CHARS, len(reviewed)))
 
 
 def normalize(text: str) -> str:
@@ -98,3 +125,38 @@ class RuleReviewer:
         if not hits:
             return ALLOWED
         return ReviewResult(False, tuple(r.id for r in hits), hits[0].category)
+
+
+class ChainReviewer:
+    """Reviewers asked in order; the first that blocks decides (the ones after it are not
+    asked). When all allow, the result carries every rule id they flagged: a reviewer
+    may allow a text and still report what it sent to human review."""
+
+    def __init__(self, reviewers: Sequence[Reviewer]) -> None:
+        if not reviewers:
+            raise ValueError("a ChainReviewer needs at least one reviewer")
+        self.reviewers = tuple(reviewers)
+        self.name = "+".join(r.name for r in self.reviewers)
+        # Inline only when every member is: one slow member would stall the event loop.
+        self.inline = all(getattr(r, "inline", False) for r in self.reviewers)
+
+    @property
+    def longest_keyword(self) -> int:
+        return max(int(getattr(r, "longest_keyword", 0)) for r in self.reviewers)
+
+    def carry(self, reviewed: str) -> int:
+        return max(carry_chars(r, reviewed) for r in self.reviewers)
+
+    def review(self, text: str, *, stage: Stage, context: ReviewContext) -> ReviewResult:
+        flagged: list[str] = []
+        category = None
+        for reviewer in self.reviewers:
+            result = reviewer.review(text, stage=stage, context=context)
+            if not isinstance(result, ReviewResult):
+                raise TypeError(f"reviewer {reviewer.name!r} returned "
+                                f"{type(result).__name__}")
+            if not result.allowed:
+                return result
+            flagged += [i for i in result.rule_ids if i not in flagged]
+            category = category or result.category
+        return ReviewResult(True, tuple(flagged), category) if flagged else ALLOWED

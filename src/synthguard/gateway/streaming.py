@@ -8,6 +8,13 @@ it is released. A blocked window, a reviewer that raises, or one that times out 
 release: nothing after the last reviewed window ever reaches the client (fail closed).
 `StreamReport` counts what was reviewed and released, so the record can never claim a
 stream was reviewed when it was not.
+
+A word can be cut in two by a window boundary whatever the window length, so each window
+is reviewed together with the end of what was already released (the carry): as much as
+the reviewer says its matches can reach back (`carry_chars`), which for a normalizing
+reviewer is counted in its match view, not in characters of the original text: zero-width
+characters or repeats inserted into a word would otherwise stretch it past any fixed
+overlap.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from typing import Literal
 
 import anyio
 
-from synthguard.gateway.review import ReviewContext, Reviewer, ReviewFailed, ReviewResult
+from synthguard.gateway.review import (
+    ReviewContext,
+    Reviewer,
+    ReviewFailed,
+    ReviewResult,
+    carry_chars,
+)
 
 SENTENCE_ENDS = frozenset("。！？.!?\n")
-# Released text the next window is reviewed together with, so a word cut in two by a
-# window boundary is still seen whole by the reviewer.
-MIN_OVERLAP_CHARS = 32
 # Longer texts go to a worker thread even for an inline reviewer, so one huge prompt
 # cannot hold up every other request on the event loop.
 INLINE_MAX_CHARS = 32_768
@@ -108,8 +118,7 @@ class HeldBackRelease:
         self._context = context
         self._window_chars = window_chars
         self._timeout_s = timeout_s
-        self._overlap = max(MIN_OVERLAP_CHARS, getattr(reviewer, "longest_keyword", 0))
-        self._tail = ""
+        self._tail = ""  # released text the next window is reviewed with
         self.report = StreamReport()
 
     async def release(self, deltas: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -126,13 +135,22 @@ class HeldBackRelease:
     async def _pass(self, window: str) -> str:
         report = self.report
         context = ReviewContext(self._context.record_id, self._context.endpoint,
-                                self._context.user_id, report.windows_reviewed)
+                                self._context.user_id, report.windows_reviewed,
+                                seen=len(self._tail))
+        reviewed = self._tail + window
         try:
-            result = await review_text(self._reviewer, self._tail + window, stage="output",
+            result = await review_text(self._reviewer, reviewed, stage="output",
                                        context=context, timeout_s=self._timeout_s)
+            # Without a carry the next window could not be reviewed safely, so a
+            # reviewer that cannot say it fails this window, like its review would.
+            carry = carry_chars(self._reviewer, reviewed) if result.allowed else 0
         except ReviewFailed as exc:
             report.decision, report.failure = "failed", str(exc)
             raise
+        except Exception as exc:
+            report.decision = "failed"
+            report.failure = f"reviewer {self._reviewer.name!r} failed: {type(exc).__name__}"
+            raise ReviewFailed(report.failure) from exc
         report.windows_reviewed += 1
         if not result.allowed:
             report.decision, report.blocked = "blocked", result
@@ -140,5 +158,5 @@ class HeldBackRelease:
         report.windows_released += 1
         report.chars_released += len(window)
         report.released.append(window)
-        self._tail = (self._tail + window)[-self._overlap:]
+        self._tail = reviewed[len(reviewed) - carry:]
         return window
