@@ -52,7 +52,9 @@ class Reviewer(Protocol):
     worker threads, under a deadline, so that a slow reviewer never stalls other
     requests. A reviewer whose work is bounded CPU work of microseconds may set a class
     attribute `inline = True`; the gateway then calls it directly, without the thread
-    hop (and without the deadline, which could not interrupt it anyway)."""
+    hop (and without the deadline, which could not interrupt it anyway). A reviewer that
+    normalizes text before matching should also offer `carry(reviewed) -> int`, how much
+    of a streamed window's text the next window must be reviewed with (`carry_chars`)."""
 
     name: str
 
