@@ -21,7 +21,8 @@ def test_identity_help_runs_as_a_process() -> None:
 
 @pytest.mark.parametrize(("name", "command"), [
     ("identity", "rotate-keys"), ("consent", "revoke"), ("audit", "checkpoint"),
-    ("admin", "user"), ("moderation", "check")])
+    ("admin", "user"), ("moderation", "check"), ("governance", "complaints"),
+    ("governance", "switches")])
 def test_sub_app_help(name: str, command: str) -> None:
     result = CliRunner().invoke(app, [name, "--help"])
     assert result.exit_code == 0, result.output
@@ -31,5 +32,5 @@ def test_sub_app_help(name: str, command: str) -> None:
 def test_top_level_help_lists_the_sub_apps() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for name in ("identity", "consent", "audit", "admin", "moderation", "serve"):
+    for name in ("identity", "consent", "audit", "admin", "moderation", "governance", "serve"):
         assert name in result.output

@@ -340,6 +340,7 @@ def _register_subcommands() -> None:
     from synthguard.accounts.cli import admin_app
     from synthguard.audit.cli import audit_app
     from synthguard.consent.cli import consent_app
+    from synthguard.governance.cli import governance_app
     from synthguard.identity.cli import identity_app
     from synthguard.moderation.cli import app as moderation_app
 
@@ -352,6 +353,9 @@ def _register_subcommands() -> None:
                   help="Separate consents for face and voice editing (Art. 14).")
     app.add_typer(audit_app, name="audit",
                   help="The Merkle audit log of request records: checkpoints, proofs, exports.")
+    app.add_typer(governance_app, name="governance",
+                  help="Complaints, rumor refutation, registries, policies, service switches "
+                  "and regulator reports.")
 
 
 _register_subcommands()
