@@ -1,0 +1,204 @@
+"""The public pages through the test client, on SQLite and PostgreSQL: filing a report
+with evidence and following it, CSRF and rate limits, "check a file" (with and without
+watermark keys), policies rendered without raw HTML, the filing footer on every page,
+the published flow from the configuration, security headers, upload limits."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from synthguard.console.app import create_console_app
+from synthguard.watermark import KeyRing, WatermarkKey, watermark_file
+from tests.console import seed
+from tests.console.conftest import Console, csrf_token
+from tests.watermark.corpus import photo
+
+PUBLIC_PAGES = ("/", "/report", "/report/status", "/check", "/policies", "/process",
+                "/filings", "/console/login")
+RECEIPT = re.compile(r"data-receipt>([^<]+)<")
+
+
+def report_form(token: str, **changes: str) -> dict[str, str]:
+    return {"csrf_token": token, "kind": "report", "category": "missing_ai_label",
+            "target_kind": "produce_id", "target": "0190f3a2b4c5d6e7f8a9b0c1d2e3f4a5",
+            "description": "标识被删除了。", "declared_true": "true",
+            "contact": "r@example.com", **changes}
+
+
+def file_report(client: TestClient, tmp_path: Path,
+                files: list[tuple[str, tuple[str, bytes, str]]] | None = None) -> str:
+    token = csrf_token(client, "/report")
+    if files is None:
+        picture = seed.picture(tmp_path, labelled=False).read_bytes()
+        files = [("evidence", ("shot.png", picture, "image/png"))]
+    answer = client.post("/report", data=report_form(token), files=files)
+    assert answer.status_code == 201, answer.text
+    found = RECEIPT.search(answer.text)
+    assert found
+    return found.group(1).strip()
+
+
+def test_a_report_with_evidence_is_received_and_followed(client: TestClient,
+                                                         console: Console,
+                                                         tmp_path: Path) -> None:
+    code = file_report(client, tmp_path)
+    [filed] = console.gov.complaints.find()
+    assert filed.category == "missing_ai_label" and filed.contact_masked != "r@example.com"
+    evidence = console.gov.complaints.get(filed.id).evidence
+    assert [(e.filename, e.label_verdict) for e in evidence] == [("shot.png", "not_found")]
+    token = csrf_token(client, "/report/status")
+    status = client.post("/report/status", data={"csrf_token": token, "receipt_code": code})
+    assert status.status_code == 200 and 'data-state="received"' in status.text
+    assert "r@example.com" not in status.text
+    unknown = client.post("/report/status", data={"csrf_token": token,
+                                                  "receipt_code": "SG-0000-0000-0000"})
+    assert unknown.status_code == 404 and "No report has this receipt code" in unknown.text
+
+
+def test_a_rejected_evidence_file_does_not_lose_the_report(client: TestClient,
+                                                           console: Console,
+                                                           tmp_path: Path) -> None:
+    file_report(client, tmp_path, [("evidence", ("notes.exe", b"MZ\x90\x00" * 64,
+                                                 "application/octet-stream"))])
+    [filed] = console.gov.complaints.find()
+    assert console.gov.complaints.get(filed.id).evidence == ()
+
+
+def test_forms_need_the_csrf_token(client: TestClient, console: Console) -> None:
+    token = csrf_token(client, "/report")
+    for data in (report_form(token, csrf_token=""), report_form("forged")):
+        answer = client.post("/report", data=data)
+        assert answer.status_code == 403 and answer.headers["x-synthguard-error"] == "csrf"
+    fresh = TestClient(console.app)  # no CSRF cookie at all
+    assert fresh.post("/report", data=report_form(token)).status_code == 403
+    assert console.gov.complaints.find() == []
+
+
+def test_invalid_fields_are_named_not_echoed(client: TestClient) -> None:
+    token = csrf_token(client, "/report")
+    answer = client.post("/report", data=report_form(token, category="<script>x</script>"))
+    assert answer.status_code == 422 and "category" in answer.text
+    assert "<script>x" not in answer.text
+    answer = client.post("/report", data=report_form(token, target_kind="url",
+                                                     target="javascript:alert(1)"))
+    assert answer.status_code == 422 and answer.headers["x-synthguard-error"] == "invalid_target"
+
+
+def test_the_report_form_is_rate_limited(client: TestClient, console: Console) -> None:
+    token = csrf_token(client, "/report")
+    per_minute = console.gov.settings.complaints.submissions_per_minute
+    for _ in range(per_minute):
+        assert client.post("/report", data=report_form(token)).status_code == 201
+    refused = client.post("/report", data=report_form(token))
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert len(console.gov.complaints.find()) == per_minute
+
+
+def test_check_a_file_reads_the_label(client: TestClient, tmp_path: Path) -> None:
+    token = csrf_token(client, "/check")
+    labelled = seed.picture(tmp_path, labelled=True).read_bytes()
+    page = client.post("/check", data={"csrf_token": token},
+                       files={"file": ("generated.png", labelled, "image/png")})
+    assert page.status_code == 200 and 'data-verdict="compliant"' in page.text
+    assert "img-0001" in page.text and "<html" in page.text
+    fragment = client.post("/check", data={"csrf_token": token},
+                           headers={"HX-Request": "true"},
+                           files={"file": ("plain.txt", "没有标识的文本".encode(), "text/plain")})
+    assert 'data-verdict="not_found"' in fragment.text and "<html" not in fragment.text
+    assert "data-watermark" not in page.text  # no keys configured: no watermark claim
+    empty = client.post("/check", data={"csrf_token": token},
+                        files={"file": ("empty.png", b"", "image/png")})
+    assert empty.status_code == 422
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_check_a_file_finds_our_watermark(console: Console, tmp_path: Path) -> None:
+    key = WatermarkKey(3, bytes(range(16, 48)))
+    plain = tmp_path / "photo.png"
+    photo(np.random.default_rng(7), (512, 384)).save(plain)
+    marked = tmp_path / "marked.png"
+    watermark_file(plain, marked, 0xC0FFEE, key)
+    app = create_console_app(console.config, console.db, governance=console.gov,
+                             identity=console.identity, watermark_keys=KeyRing([key]))
+    with TestClient(app) as client:
+        token = csrf_token(client, "/check")
+        found = client.post("/check", data={"csrf_token": token},
+                            files={"file": ("marked.png", marked.read_bytes(), "image/png")})
+        assert 'data-watermark="present"' in found.text and str(0xC0FFEE) in found.text
+        clean = client.post("/check", data={"csrf_token": token},
+                            files={"file": ("photo.png", plain.read_bytes(), "image/png")})
+        assert 'data-watermark="absent"' in clean.text
+
+
+def test_uploads_over_the_limit_are_refused(console: Console, tmp_path: Path) -> None:
+    limit = console.gov.settings.complaints.max_evidence_bytes
+    with TestClient(console.app) as client:
+        token = csrf_token(client, "/check")
+        answer = client.post("/check", data={"csrf_token": token},
+                             files={"file": ("big.png", b"\0" * (limit + 128 * 1024),
+                                             "image/png")})
+        assert answer.status_code == 413
+        answer = client.post("/report/status", content=b"x" * (300 * 1024),
+                             headers={"content-type": "application/x-www-form-urlencoded"})
+        assert answer.status_code == 413
+
+
+def test_policies_render_markdown_without_raw_html(client: TestClient,
+                                                   console: Console) -> None:
+    console.gov.policies.publish(
+        "platform_conventions", "平台公约", "# 平台公约\n\n**遵守**法律。<script>alert(1)"
+        "</script>\n\n[link](javascript:alert(2))", actor="admin")
+    page = client.get("/policies/platform_conventions")
+    assert page.status_code == 200 and "<strong>遵守</strong>" in page.text
+    assert "<script>alert" not in page.text and "href=\"javascript:" not in page.text
+    assert "平台公约" in client.get("/policies").text
+    assert client.get("/policies/service_agreement").status_code == 404
+    assert client.get("/policies/no_such_kind").status_code == 422
+
+
+def test_every_public_page_shows_the_filing(client: TestClient, console: Console) -> None:
+    console.gov.registry.register_algorithm(
+        "SynthGuard 生成合成算法", "生成合成类", ["synthguard-demo"], actor="admin",
+        filing_number="网信算备110108000000001230011号",
+        public_info_url="https://beian.example.cn/alg/1", filed_on=date(2025, 6, 1))
+    for path in PUBLIC_PAGES:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert "网信算备110108000000001230011号" in page.text, path
+        assert 'href="https://beian.example.cn/alg/1"' in page.text, path
+
+
+def test_the_process_page_follows_the_configuration(client: TestClient,
+                                                   console: Console) -> None:
+    page = client.get("/process").text
+    flow = console.gov.flow()
+    assert flow.introduction in page and "1 个工作日内" in page
+    assert re.search(r"个人信息权益请求.*?<td>15</td>", page, re.S)
+    assert re.search(r"违法和不良信息.*?<td>5</td>", page, re.S)
+
+
+def test_security_headers_and_cookies(client: TestClient) -> None:
+    page = client.get("/report")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-store"
+    cookie = page.headers["set-cookie"]
+    assert "sg_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # plain http here; over https the cookie is Secure
+    with TestClient(client.app, base_url="https://console.example") as tls:
+        assert "Secure" in tls.get("/report").headers["set-cookie"]
+
+
+def test_static_files(client: TestClient) -> None:
+    css = client.get("/static/console/console.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert client.get("/static/console/htmx.min.js").text.startswith("var htmx=")
+    assert client.get("/static/console/notice-font.otf").content[:4] == b"OTTO"
+    for name in ("../web.py", "..%2Fweb.py", "missing.css"):
+        assert client.get(f"/static/console/{name}").status_code == 404
