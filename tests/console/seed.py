@@ -11,10 +11,14 @@ from PIL import Image
 
 import synthguard
 from synthguard.accounts import Records, RequestRecord, canonical_digest
+from synthguard.governance.complaint_views import Submission
 from synthguard.moderation.engine import Match, Review
 from tests.console.conftest import Console
 
 PRODUCER = "001191110102MACQD9K64010000"
+REPORT = Submission(kind="report", category="missing_ai_label", target_kind="produce_id",
+                    target="0190f3a2b4c5d6e7f8a9b0c1d2e3f4a5",
+                    description="标识被删除了。", declared_true=True, contact="r@example.com")
 
 
 def user(console: Console, name: str = "Li Lei") -> str:
