@@ -23,7 +23,7 @@ from typing import Annotated
 import typer
 
 from synthguard.config import Config
-from synthguard.console.operators import OperatorError, Operators
+from synthguard.console.operators import Operators
 from synthguard.errors import SynthGuardError
 from synthguard.store import Database
 
@@ -110,5 +110,3 @@ def enable(name: str, config: ConfigOption = None) -> None:
         ops.enable(name)
     typer.echo(f"operator {name} enabled")
 
-
-__all__ = ["OperatorError", "console_app"]
