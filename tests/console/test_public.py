@@ -14,9 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from synthguard.console.app import create_console_app
+from synthguard.governance.service import Governance
 from synthguard.watermark import KeyRing, WatermarkKey, watermark_file
 from tests.console import seed
 from tests.console.conftest import Console, csrf_token
+from tests.governance.conftest import governance_settings
 from tests.watermark.corpus import photo
 
 PUBLIC_PAGES = ("/", "/report", "/report/status", "/check", "/policies", "/process",
@@ -137,16 +139,27 @@ def test_check_a_file_finds_our_watermark(console: Console, tmp_path: Path) -> N
 
 
 def test_uploads_over_the_limit_are_refused(console: Console, tmp_path: Path) -> None:
-    limit = console.gov.settings.complaints.max_evidence_bytes
-    with TestClient(console.app) as client:
+    limit = 64 * 1024
+    gov = Governance(console.db, console.config,
+                     governance_settings(tmp_path, max_evidence_bytes=limit,
+                                         max_evidence_files=2))
+    app = create_console_app(console.config, console.db, governance=gov,
+                             identity=console.identity)
+    with TestClient(app) as client:
         token = csrf_token(client, "/check")
         answer = client.post("/check", data={"csrf_token": token},
-                             files={"file": ("big.png", b"\0" * (limit + 128 * 1024),
-                                             "image/png")})
+                             files={"file": ("big.png", b"\0" * (limit + 1), "image/png")})
+        assert answer.status_code == 413  # one file over the evidence limit
+        answer = client.post("/check", data={"csrf_token": token},
+                             files={"file": ("big.png", b"\0" * (3 * limit), "image/png")})
+        assert answer.status_code == 413  # the body over what a report may carry
+        assert answer.headers["x-synthguard-error"] == "request_too_large"
+        form_type = {"content-type": "application/x-www-form-urlencoded"}
+        answer = client.post("/report/status", content=b"x" * (300 * 1024), headers=form_type)
         assert answer.status_code == 413
-        answer = client.post("/report/status", content=b"x" * (300 * 1024),
-                             headers={"content-type": "application/x-www-form-urlencoded"})
-        assert answer.status_code == 413
+        streamed = iter([b"receipt_code=" + b"x" * (200 * 1024), b"x" * (200 * 1024)])
+        answer = client.post("/report/status", content=streamed, headers=form_type)
+        assert answer.status_code == 413  # no declared length: counted as it arrives
 
 
 def test_policies_render_markdown_without_raw_html(client: TestClient,

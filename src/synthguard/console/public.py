@@ -124,7 +124,10 @@ def check_form(request: Request) -> Response:
 async def check(request: Request, _: Csrf, file: Annotated[UploadFile, File()]) -> Response:
     services = console_services(request)
     rate_limit(request, "check", CHECKS_PER_MINUTE)
-    data = await file.read()
+    limit = services.governance.settings.complaints.max_evidence_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise GovernanceError(f"the file exceeds {limit} bytes", "request_too_large", 413)
     if not data:
         raise invalid("the file is empty", "empty_file")
     result = await in_thread(check_file, data, file.filename or "upload",

@@ -113,8 +113,11 @@ class SignedIn:
 
 
 def body_limit(services: ConsoleServices, request: Request) -> int:
+    """What a request may send: an upload form the evidence files a report may carry
+    (each file's own limit is checked where it is read), any other form 256 KiB."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return services.governance.settings.complaints.max_evidence_bytes + UPLOAD_OVERHEAD
+        limits = services.governance.settings.complaints
+        return limits.max_evidence_bytes * max(1, limits.max_evidence_files) + UPLOAD_OVERHEAD
     return MAX_FORM_BYTES
 
 
