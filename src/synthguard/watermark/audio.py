@@ -334,8 +334,9 @@ def detect_audio(
         false_positive_probability=probability,
         z_score=best.z,
         bit_accuracy_estimate=read.channel_accuracy if read else None,
-        details={"speed": best.speed, "offset_s": best.offset_seconds,
+        details={"speed": best.speed, "offset_s": best.offset_seconds, "step": best.step,
                  "windows": len(windows), "sync_probability": p_sync,
+                 "soft_bits": _soft_bits(best, patterns[best.key_index]),
                  "corrected_bytes": read.corrected_bytes if read else None},
     )
 
