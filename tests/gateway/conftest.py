@@ -14,6 +14,7 @@ from typing import Any
 import openai
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from synthguard.accounts import Accounts, AccountState, Records, RequestRecord
@@ -28,6 +29,16 @@ PRODUCER = provider_code(DEMO_USCC, service="1", model_code="0001")
 MODEL = "synthguard-demo"
 BLOCKED_WORD = "forbiddenword"
 RULES = (ReviewRuleSpec(id="T-001", category="test-category", pattern=BLOCKED_WORD),)
+AUDIT_SEED = bytes(range(100, 132))
+
+
+@pytest.fixture(autouse=True)
+def _service_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit log's checkpoint key and the governance archive key, as a deployment
+    gives them: by environment (else each would be made under ./var on first use). A
+    gateway run in its own process inherits them."""
+    monkeypatch.setenv("SYNTHGUARD_AUDIT_KEY", AUDIT_SEED.hex())
+    monkeypatch.setenv("SYNTHGUARD_GOVERNANCE_REPORT_KEY", bytes(range(200, 232)).hex())
 
 
 def make_config(**overrides: Any) -> Config:
@@ -76,6 +87,7 @@ class Gateway:
     config: Config
     accounts: Accounts
     records: Records
+    app: FastAPI | None = None
     _org: str = field(default="")
 
     def key(self, *, verified: bool = True, state: AccountState = AccountState.ACTIVE,
@@ -111,7 +123,7 @@ def run_gateway(database: Database, config: Config | None = None,
     app = create_app(config, database=database, key_cache_s=0, **app_options)
     with LiveServer(app) as server:
         yield Gateway(server.url, database, config, Accounts(database, config),
-                      Records(database))
+                      Records(database), app)
 
 
 @pytest.fixture

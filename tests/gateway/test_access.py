@@ -3,6 +3,7 @@ gates; every refusal is an OpenAI-style error and leaves a record."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -213,6 +214,12 @@ def test_readyz_fails_when_database_is_gone(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{folder / 'gateway.db'}")
     database.migrate()
     for gateway in run_gateway(database):
+        # The audit task's first round (ingest, checkpoint) runs at startup; once it has
+        # published, the database is idle until the next round, a minute later.
+        deadline = time.monotonic() + 20
+        while httpx.get(f"{gateway.url}/audit/checkpoint").status_code != 200:
+            assert time.monotonic() < deadline, "no audit checkpoint at startup"
+            time.sleep(0.05)
         database.dispose()
         (folder / "gateway.db").unlink()
         folder.rmdir()

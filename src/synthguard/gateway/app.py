@@ -2,11 +2,15 @@
 
 Routes are thin: each builds a `RequestContext`, lets the admission pipeline decide, and
 hands an admitted request to the chat or media service. Whatever happens, the request
-gets exactly one record, and every answer carries `X-SynthGuard-Record-Id`.
+gets exactly one record, appended to the audit log before the answer completes, and every
+answer carries `X-SynthGuard-Record-Id`. The app also serves the audit log's proofs
+(`/audit`), the identity, consent and governance APIs, and runs the audit and
+governance background tasks while it is up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -32,6 +37,7 @@ from synthguard.gateway.chat import ChatService
 from synthguard.gateway.consent import ConsentChecker
 from synthguard.gateway.context import RefusalStatus, RequestContext, Withheld
 from synthguard.gateway.context import Scope as Modality
+from synthguard.gateway.governance import GovernanceChecks
 from synthguard.gateway.labeling import Labeler
 from synthguard.gateway.media import MediaService
 from synthguard.gateway.pipeline import KeyCache, Pipeline, admission_pipeline
@@ -47,6 +53,8 @@ from synthguard.gateway.service import OVERHEAD_HEADER
 from synthguard.store import Database
 
 if TYPE_CHECKING:
+    from synthguard.audit.service import Audit
+    from synthguard.governance.service import Governance
     from synthguard.identity.services import IdentityServices
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -73,7 +81,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "Account suspended/closed/limited, not real-name verified, missing scope or "
               "consent"),
         (404, "Unknown model"), (413, "Request body too large"), (429, "Rate limit reached"),
-        (502, "Model server failed"), (503, "Review or record store unavailable"),
+        (502, "Model server failed"),
+        (503, "Review or record store unavailable, or generation/the model suspended by "
+              "order"),
         (504, "Model server timed out"))}
 
 
@@ -167,26 +177,39 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
 
 def create_app(config: Config, *, database: Database | None = None,
                reviewer: Reviewer | None = None, consent: ConsentChecker | None = None,
-               identity: IdentityServices | None = None,
+               identity: IdentityServices | None = None, audit: Audit | None = None,
+               governance: Governance | None = None,
                backends: dict[str, Backend] | None = None, review_timeout_s: float = 5.0,
                key_cache_s: float = 2.0, demo_delay_s: float = 0.0) -> FastAPI:
-    """The gateway for `config`, with the identity (real-name verification) and consent
-    APIs. `database` defaults to `config.database_url` (already migrated). Built in
-    unless given: `reviewer` = the configured rules, then the moderation engine over
-    `config.moderation_library` (synthguard.moderation.gateway); `identity` =
-    `IdentityServices.build(config, database)`; `consent` = its consent records;
+    """The gateway for `config`, with the identity (real-name verification), consent,
+    governance and audit-proof APIs. `database` defaults to `config.database_url`
+    (already migrated). Built in unless given: `reviewer` = the configured rules, then
+    the moderation engine over `config.moderation_library` (synthguard.moderation.gateway);
+    `identity` = `IdentityServices.build(config, database)`; `consent` = its consent
+    records; `audit` = `Audit(database, config)` (settings from the environment, see
+    audit/service.py); `governance` = `Governance(database, config)` with the audit log;
     `backends` = the configured routes. What the app builds, it closes on shutdown."""
     # Imported here: these packages implement the gateway's protocols, so they import
     # synthguard.gateway, whose package imports this module.
+    from synthguard.audit import http as audit_http
+    from synthguard.audit.service import Audit
     from synthguard.consent import http as consent_http
     from synthguard.consent.gateway import GatewayConsentChecker
+    from synthguard.governance import http as governance_http
+    from synthguard.governance.service import Governance
     from synthguard.identity import http as identity_http
+    from synthguard.identity.errors import IdentityError
     from synthguard.identity.services import IdentityServices
     from synthguard.moderation.gateway import default_reviewer
 
     db = database if database is not None else Database(config.database_url)
     accounts = Accounts(db, config)
-    recorder = Recorder(Records(db))
+    audit = audit if audit is not None else Audit(db, config)
+    governance = (governance if governance is not None
+                  else Governance(db, config, accounts=accounts, audit=audit))
+    checks = GovernanceChecks(governance)
+    records = Records(db)
+    recorder = Recorder(records, audit.log)
     reviewer = reviewer if reviewer is not None else default_reviewer(config, db)
     services = identity if identity is not None else IdentityServices.build(config, db)
     models = backends if backends is not None else build_backends(config.backends,
@@ -198,17 +221,26 @@ def create_app(config: Config, *, database: Database | None = None,
         accounts=accounts, keys=keys, limiter=RateLimiter(), models=list(models),
         consent=consent if consent is not None else GatewayConsentChecker(services.consent),
         reviewer=reviewer,
-        review_timeout_s=review_timeout_s)
+        review_timeout_s=review_timeout_s, governance=checks)
     labeler = Labeler(config)
     chat = ChatService(models, upstream, labeler, recorder, reviewer=reviewer,
                        window_chars=config.review_window_chars,
-                       review_timeout_s=review_timeout_s)
+                       review_timeout_s=review_timeout_s, governance=checks)
     media = MediaService(models, upstream, labeler, recorder)
     gateway = Gateway(pipeline, recorder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        # The audit task ingests records an inline append missed and signs checkpoints;
+        # the governance task sweeps complaint deadlines. Both stop at shutdown.
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(audit.run_background(records, stop)),
+                 asyncio.create_task(governance.run_background(stop))]
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
         for backend in {id(b): b for b in models.values()}.values():
             await backend.aclose()
         if identity is None:
@@ -223,14 +255,34 @@ def create_app(config: Config, *, database: Database | None = None,
     app.add_middleware(_StartClock)
     app.state.gateway = gateway
     app.state.identity = services  # the identity and consent routers find it here
+    app.state.audit = audit  # the audit router
+    app.state.governance = governance  # the governance router
+
+    async def registrations_open() -> None:
+        refusal = await checks.before_registration()
+        if refusal is not None:
+            raise IdentityError(refusal.message, refusal.code, refusal.status)
+
+    app.state.registrations_open = registrations_open  # asked by the identity sign-up
     app.include_router(identity_http.router)
     app.include_router(consent_http.router)
+    app.include_router(governance_http.router)
+    app.include_router(audit_http.router, prefix="/audit")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return errors.GatewayError(exc.status_code, str(exc.detail), "invalid_request_error",
                                    code).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameters(request: Request, exc: RequestValidationError) -> Response:
+        # Parameters FastAPI validates (the audit router's query values): an OpenAI-style
+        # 400 naming the parameter, never echoing the value.
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        return errors.invalid_request(f"Invalid request: {param or 'body'}: "
+                                      f"{first.get('msg')}", param).response()
 
     @app.post("/v1/chat/completions", openapi_extra=_body(ChatCompletionRequest),
               responses={200: {"description": "A chat completion, or with stream=true an SSE "
@@ -261,15 +313,20 @@ def create_app(config: Config, *, database: Database | None = None,
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and await keys.authenticate(token.strip()) is not None
 
-    def _model(name: str) -> dict[str, Any]:
-        return {"id": name, "object": "model", "created": 0, "owned_by": "synthguard"}
+    def _model(name: str, filing: dict[str, Any] | None) -> dict[str, Any]:
+        # `filing`: the algorithm filing the route is served under (Provisions Art. 19),
+        # null while it has none.
+        return {"id": name, "object": "model", "created": 0, "owned_by": "synthguard",
+                "filing": filing}
 
     @app.get("/v1/models", openapi_extra={"security": [{"bearer": []}]},
              responses={401: _ERRORS[401]})
     async def list_models(request: Request) -> Response:
         if not await _authorised(request):
             return errors.invalid_api_key().response()
-        return JSONResponse({"object": "list", "data": [_model(n) for n in models]})
+        filings = await checks.filings(list(models))
+        return JSONResponse({"object": "list",
+                             "data": [_model(n, filings[n]) for n in models]})
 
     @app.get("/v1/models/{model}", openapi_extra={"security": [{"bearer": []}]},
              responses={401: _ERRORS[401], 404: _ERRORS[404]})
@@ -278,7 +335,7 @@ def create_app(config: Config, *, database: Database | None = None,
             return errors.invalid_api_key().response()
         if model not in models:
             return errors.model_not_found(model, "/v1/models").response()
-        return JSONResponse(_model(model))
+        return JSONResponse(_model(model, (await checks.filings([model]))[model]))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -6,7 +6,8 @@ A stream's chunks are the OpenAI API's (`chat.completion.chunk`, `choices[0].del
 chunk's content and the suffix the last content chunk. When a stream must stop after it
 has started, the client gets an `{"error": {...}}` data event, as the OpenAI API sends,
 and no `[DONE]`. The record is committed before the last byte is sent, and also when the
-client goes away mid-stream.
+client goes away mid-stream. With the governance services, outputs are matched against the
+refuted claims (see gateway/governance.py for how whole answers and streams differ).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -26,12 +27,17 @@ from synthguard.accounts import canonical_digest
 from synthguard.gateway import errors
 from synthguard.gateway.backends import BackendError, ChatDelta
 from synthguard.gateway.context import RequestContext, Withheld
+from synthguard.gateway.governance import GovernanceChecks, rumor_summary
 from synthguard.gateway.recording import RecordFailed
 from synthguard.gateway.review import ReviewContext, Reviewer, ReviewFailed
 from synthguard.gateway.service import GenerationService
 from synthguard.gateway.streaming import HeldBackRelease, OutputBlocked, review_text
 from synthguard.labels import AIGCLabel
 
+if TYPE_CHECKING:
+    from synthguard.governance.rumors import RumorVerdict
+
+RUMOR_CATEGORY = "refuted rumor"
 log = logging.getLogger("synthguard.gateway")
 
 
@@ -40,6 +46,7 @@ class ChatService(GenerationService):
     reviewer: Reviewer
     window_chars: int
     review_timeout_s: float
+    governance: GovernanceChecks | None = None
 
     async def complete(self, ctx: RequestContext) -> Response:
         backend, payload = self.route(ctx)
@@ -57,8 +64,17 @@ class ChatService(GenerationService):
         if not verdict.allowed:
             raise Withheld(errors.output_blocked(verdict.category or "policy"), "blocked_output",
                         review)
+        released = result.text
+        if self.governance is not None:
+            rumor = await self.governance.after_output(result.text, ctx.record_id)
+            if rumor.action != "pass":
+                review["rumor"] = rumor_summary(rumor)
+            if rumor.action == "block":
+                raise Withheld(errors.output_blocked(RUMOR_CATEGORY), "blocked_output", review)
+            if rumor.notice:
+                released = f"{result.text}\n\n{rumor.notice}"
         label = self.labeler.aigc(ctx.record_id)
-        text = self.labeler.text(result.text)
+        text = self.labeler.text(released)
         await self.recorder.write(ctx, "ok", output_digest=canonical_digest(text),
                                   output_review=review,
                                   labels=self.labeler.text_record(label, streamed=False))
@@ -93,13 +109,30 @@ class ChatService(GenerationService):
                                   timeout_s=self.review_timeout_s)
         notice = self.labeler.streaming
         status, error, finished = "error", None, False
+        sent: list[str] = []  # what the client was sent of the model's text (and notices)
+        rumor: RumorVerdict | None = None
         try:
             yield chunks.make({"role": "assistant", "content": notice.prefix}, first=True)
             async for window in release.release(deltas.texts(first)):
+                if self.governance is not None:
+                    seen = (sent[-1] if sent else "") + window
+                    if (await self.governance.preview(seen)).action == "block":
+                        rumor = await self.governance.after_output(seen, ctx.record_id)
+                        raise _RumorBlocked
+                sent.append(window)
                 yield chunks.make({"content": window})
+            if self.governance is not None:
+                rumor = await self.governance.after_output("".join(sent), ctx.record_id)
+                if rumor.action == "block":  # a claim spread over more than two windows
+                    raise _RumorBlocked
+                if rumor.notice:
+                    sent.append(f"\n\n{rumor.notice}")
+                    yield chunks.make({"content": sent[-1]})
             if notice.suffix:
                 yield chunks.make({"content": notice.suffix})
             status = "ok"
+        except _RumorBlocked:
+            status, error = "blocked_output", errors.output_blocked(RUMOR_CATEGORY)
         except OutputBlocked as exc:
             status, error = "blocked_output", errors.output_blocked(exc.result.category
                                                                     or "policy")
@@ -118,7 +151,9 @@ class ChatService(GenerationService):
             with anyio.CancelScope(shield=True):
                 await deltas.aclose()
                 report = release.report.as_dict()
-                released = notice.prefix + release.report.text
+                if rumor is not None and rumor.action != "pass":
+                    report["rumor"] = rumor_summary(rumor)
+                released = notice.prefix + "".join(sent)
                 if status == "ok":
                     released += notice.suffix
                 code = error.code if error else (None if status == "ok" else
@@ -147,6 +182,10 @@ async def _paced(ctx: RequestContext, events: AsyncGenerator[bytes, None]
             started = time.perf_counter()
             yield event
             ctx.client_s += time.perf_counter() - started
+
+
+class _RumorBlocked(Exception):
+    """The output matches a refuted claim whose policy is to withhold it."""
 
 
 def _user(ctx: RequestContext) -> str | None:

@@ -2,7 +2,9 @@
 
 API key (and its scope) → rate limit → account state (Art. 10 enforcement) → identity
 gate (Art. 9: only real-name verified accounts generate) → request parsing and model
-route → consent gate for face/voice edits (Art. 14) → input review (Art. 10).
+route → governance: service switches and policy acceptance (Art. 21, Art. 8), when the
+app has the governance services → consent gate for face/voice edits (Art. 14) → input
+review (Art. 10).
 
 Each stage is a small class with one job; it reads what earlier stages put in the
 `RequestContext`, adds its own findings and returns a `Decision`. `Pipeline.admit` runs
@@ -29,6 +31,7 @@ from synthguard.accounts import Accounts, AccountState, KeyContext, RateLimiter,
 from synthguard.gateway import errors
 from synthguard.gateway.consent import ConsentChecker
 from synthguard.gateway.context import ALLOW, Decision, RequestContext, refuse
+from synthguard.gateway.governance import GovernanceChecks, GovernanceStage
 from synthguard.gateway.review import ReviewContext, Reviewer, ReviewFailed
 from synthguard.gateway.schemas import SpeechRequest
 from synthguard.gateway.streaming import review_text
@@ -266,13 +269,15 @@ class Pipeline:
 
 def admission_pipeline(*, accounts: Accounts, keys: KeyCache, limiter: RateLimiter,
                        models: Sequence[str], consent: ConsentChecker, reviewer: Reviewer,
-                       review_timeout_s: float) -> Pipeline:
+                       review_timeout_s: float,
+                       governance: GovernanceChecks | None = None) -> Pipeline:
     return Pipeline([
         ApiKeyStage(keys),
         RateLimitStage(limiter),
         AccountStateStage(),
         IdentityGate(),
         ParseStage(models),
+        *([GovernanceStage(governance)] if governance is not None else []),
         ConsentGate(consent),
         InputReviewStage(reviewer, accounts, keys, timeout_s=review_timeout_s),
     ])

@@ -2,18 +2,23 @@
 the response completes; and the one structured log line per request that goes with it.
 
 A request that cannot be recorded gets no generated content: `RecordFailed` makes the
-caller answer 503 instead.
+caller answer 503 instead. With an audit log, the record is also appended to it (a Merkle
+leaf, issue 7) before the response completes; an append that fails is answered the same
+way, and the audit service's background ingest appends the committed record later.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from synthguard.accounts import Records, RequestRecord
 from synthguard.gateway.context import RequestContext
+
+if TYPE_CHECKING:
+    from synthguard.audit.log import AuditLog
 
 log = logging.getLogger("synthguard.gateway")
 
@@ -23,8 +28,9 @@ class RecordFailed(Exception):
 
 
 class Recorder:
-    def __init__(self, records: Records) -> None:
+    def __init__(self, records: Records, audit_log: AuditLog | None = None) -> None:
         self._records = records
+        self._audit_log = audit_log
 
     def new_id(self) -> str:
         return self._records.new_id()
@@ -59,6 +65,14 @@ class Recorder:
                 "error": type(exc).__name__})
             raise RecordFailed(ctx.record_id) from exc
         ctx.recorded = True
+        if self._audit_log is not None:
+            try:
+                await self._audit_log.append_async([record])
+            except Exception as exc:
+                log.error("request record not appended to the audit log", extra={
+                    "event": "audit_append_failed", "record_id": ctx.record_id,
+                    "error": type(exc).__name__})
+                raise RecordFailed(ctx.record_id) from exc
         log.info("request", extra={
             "event": "request", "record_id": ctx.record_id, "endpoint": ctx.endpoint,
             "model": ctx.model, "status": status, "error_code": error_code,

@@ -96,6 +96,11 @@ class TicketBody(StrictBody):
 @_post("/signup", SignUpBody, "Create an unverified account and its API key")
 @endpoint
 async def signup(request: Request) -> Response:
+    # The app that mounts this router may close registrations (the governance switch a
+    # regulator's order flips, Provisions Art. 21): an async callable raising IdentityError.
+    registrations_open = getattr(request.app.state, "registrations_open", None)
+    if registrations_open is not None:
+        await registrations_open()
     body = await read_body(request, SignUpBody)
     created = await in_thread(services(request).verification.sign_up, body.name,
                               body.organisation)
