@@ -304,9 +304,12 @@ def detect_audio(
     mono = grid.to_internal(audio, rate)
     windows = _windows(len(mono) // grid.HOP + 1)
     reads: dict[int, _Read] = {}
+    attempts = 0
 
     def confirmed(match: Match) -> bool:
         # Decoding is cheap next to the search: a match that decodes ends the search.
+        nonlocal attempts
+        attempts += 1
         read = _read(match, keys[match.key_index], patterns[match.key_index])
         if read is not None:
             reads[id(match)] = read
@@ -325,7 +328,8 @@ def detect_audio(
     read = reads.get(id(best))
     probability = p_sync
     if read is not None:
-        probability = p_sync * min(1.0, len(windows) * payload_false_accept())
+        # Every decode tried could have passed by chance: union bound over the attempts.
+        probability = p_sync * min(1.0, attempts * payload_false_accept())
     present = probability <= fpr
     return Detection(
         present=present,
