@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synthguard.watermark import audio_code
 from synthguard.watermark import audio_grid as grid
@@ -188,6 +190,17 @@ def test_convolutional_code_corrects_scattered_errors() -> None:
     soft[flipped[1::3]] = 0.0  # and 8 erasures
     soft[flipped[2::3]] = 0.0
     assert np.array_equal(audio_code.decode(soft, CODED_BITS), bits)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 1), min_size=CODED_BITS, max_size=CODED_BITS),
+       st.lists(st.integers(0, audio_code.coded_length(CODED_BITS) - 1), max_size=2),
+       st.floats(0.1, 10.0))
+def test_convolutional_code_round_trips(bits: list[int], flips: list[int], scale: float) -> None:
+    """Free distance 10: any two wrong channel bits are corrected, at any soft scale."""
+    soft = (audio_code.encode(bits) * 2.0 - 1.0) * scale
+    soft[flips] *= -1
+    assert audio_code.decode(soft, CODED_BITS).tolist() == bits
 
 
 BAD_INPUTS: list[tuple[str, Callable[[], object]]] = [

@@ -48,7 +48,7 @@ from synthguard.watermark.audio_search import (
 )
 from synthguard.watermark.image import Detection
 from synthguard.watermark.keys import KeyRing, WatermarkKey, keyed_permutation, keyed_words
-from synthguard.watermark.payload import Payload, coded_bits, decode, encode
+from synthguard.watermark.payload import MIN_CHECK_BYTES, Payload, coded_bits, decode, encode
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -168,9 +168,10 @@ def embed_audio(
 ) -> FloatArray:
     """`samples` (frames, channels), full scale 1.0, with `payload` marked under `key`.
 
-    The residual keeps the signal-to-watermark ratio of every 2.56 s period at or above
-    `snr_db` − 20·log10(`strength`). Raises ValueError for audio under a second, empty
-    channels, or a payload whose key id is not the key's.
+    The residual's energy is budgeted per 2.56 s period, and the clip's signal-to-
+    watermark ratio is at least `snr_db` − 20·log10(`strength`) (measured, not
+    estimated). Raises ValueError for audio under a second, non-finite samples, or a
+    payload whose key id is not the key's.
     """
     audio = np.asarray(samples, dtype=np.float64)
     if audio.ndim == 1:
@@ -235,7 +236,7 @@ def payload_false_accept() -> float:
     radius of a codeword, times 2⁻¹⁶."""
     n = CODED_BITS // 8
     total = 0.0
-    for erasures in range(PARITY_BYTES - 4 + 1):
+    for erasures in range(PARITY_BYTES - MIN_CHECK_BYTES + 1):
         check = PARITY_BYTES - erasures
         radius = check // 2
         ball = sum(math.comb(n - erasures, i) * 255 ** i for i in range(radius + 1))
