@@ -56,8 +56,8 @@ PURPOSE = "audio"
 PARITY_BYTES = 4
 CODED_BITS = coded_bits(PARITY_BYTES)  # 104: the shared payload with 4 parity bytes
 CHANNEL_BITS = conv.coded_length(CODED_BITS)  # 220 after the inner convolutional code
-PERIOD_SLOTS = 40
-PAIRS = PERIOD_SLOTS // 2
+PERIOD_SLOTS = grid.PERIOD_SLOTS
+PAIRS = grid.PAIRS
 SYMBOLS = PAIRS * grid.BANDS  # 240
 PILOTS = SYMBOLS - CHANNEL_BITS  # 20
 # Lattice steps of a symbol's log-energy contrast (nepers), most robust first: the

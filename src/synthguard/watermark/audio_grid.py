@@ -37,6 +37,8 @@ SLOT_FRAMES = 16  # detector frames per slot: 64 ms
 SLOT_SAMPLES = SLOT_FRAMES * HOP
 BAND_EDGES_HZ = np.linspace(500.0, 3500.0, 13)
 BANDS = len(BAND_EDGES_HZ) - 1
+PERIOD_SLOTS = 40  # the mark repeats every 2.56 s
+PAIRS = PERIOD_SLOTS // 2  # symbol rows per period (a symbol spans two slots)
 # Analysed bins reach the top band edge at the fastest speed searched, plus a margin.
 ANALYSIS_BINS = 132  # 0-4094 Hz
 # Log-energies are taken above a floor this far below the loud tiles, so digital silence

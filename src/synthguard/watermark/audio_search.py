@@ -37,12 +37,11 @@ EARLY_Z = 5.0
 # Symbols whose weaker tile sits this far under the loud (90th percentile) tiles count
 # for little: codec noise and dither own them.
 RELIABILITY_RATIO = 1e-3
-MAX_OFFSETS = math.ceil(2 * grid.SLOT_FRAMES / 0.90)
+MAX_OFFSETS = math.ceil(2 * grid.SLOT_FRAMES / min(SPEEDS))
 REFINE_SAMPLES = 16  # 1 ms: the delays `refine` tries within one detector frame
 REFINE_SPEEDS = (0.0, -0.0015, 0.0015)  # and the speeds around the match's
 REFINEMENTS = grid.HOP // REFINE_SAMPLES * len(REFINE_SPEEDS)  # per searched hypothesis
-PAIRS = 20
-SEARCHED_PER_STEP = len(SPEEDS) * MAX_OFFSETS * PAIRS
+SEARCHED_PER_STEP = len(SPEEDS) * MAX_OFFSETS * grid.PAIRS
 
 
 @dataclass(frozen=True)
