@@ -20,6 +20,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic_core import to_jsonable_python
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from synthguard.accounts import AccountError, UnknownAccount
@@ -69,6 +70,10 @@ class GovernanceRoute(APIRoute):
                 return error_response(409, "account_refused", str(exc))
             except SynthGuardError as exc:
                 return error_response(422, exc.code, str(exc))
+            except HTTPException as exc:
+                # FastAPI's own refusals (an unparseable JSON body is a 400) stay 4xx.
+                code = "invalid_json" if exc.status_code == 400 else "http_error"
+                return error_response(exc.status_code, code, str(exc.detail))
             except Exception as exc:
                 log.error("governance request failed", extra={"event": "internal_error",
                                                               "error": type(exc).__name__})
