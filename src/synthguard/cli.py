@@ -338,6 +338,7 @@ def demo_cmd(
 
 def _register_subcommands() -> None:
     from synthguard.accounts.cli import admin_app
+    from synthguard.console.cli import console_app
     from synthguard.audit.cli import audit_app
     from synthguard.consent.cli import consent_app
     from synthguard.governance.cli import governance_app
@@ -345,6 +346,7 @@ def _register_subcommands() -> None:
     from synthguard.moderation.cli import app as moderation_app
 
     app.add_typer(admin_app, name="admin", help="Organisations, users, keys, account states.")
+    app.add_typer(console_app, name="console", help="Console operators (the first admin).")
     app.add_typer(moderation_app, name="moderation",
                   help="Feature library, review and the TC260 evaluation.")
     app.add_typer(identity_app, name="identity",

@@ -175,6 +175,24 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
         "security": [{"bearer": []}]}
 
 
+def _mount_console(app: FastAPI, config: Config, db: Database) -> None:
+    """The operator console (/console) and the public pages (/, /report, /check ...),
+    served by the gateway process from the same services (see synthguard.console.app)."""
+    from synthguard.console.pages import console_router
+    from synthguard.console.public import public_router
+    from synthguard.console.services import ConsoleServices
+
+    app.state.database = db
+    app.state.config = config
+    app.state.watermark_keys = getattr(app.state, "watermark_keys", None)
+    services = ConsoleServices.build(app.state)
+    app.state.console = services
+    # The JSON operator API accepts console sessions too (with the CSRF header).
+    app.state.governance_auth = services.auth
+    app.include_router(public_router)
+    app.include_router(console_router)
+
+
 def create_app(config: Config, *, database: Database | None = None,
                reviewer: Reviewer | None = None, consent: ConsentChecker | None = None,
                identity: IdentityServices | None = None, audit: Audit | None = None,
@@ -268,6 +286,7 @@ def create_app(config: Config, *, database: Database | None = None,
     app.include_router(consent_http.router)
     app.include_router(governance_http.router)
     app.include_router(audit_http.router, prefix="/audit")
+    _mount_console(app, config, db)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
