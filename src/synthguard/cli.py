@@ -338,9 +338,9 @@ def demo_cmd(
 
 def _register_subcommands() -> None:
     from synthguard.accounts.cli import admin_app
-    from synthguard.console.cli import console_app
     from synthguard.audit.cli import audit_app
     from synthguard.consent.cli import consent_app
+    from synthguard.console.cli import console_app
     from synthguard.governance.cli import governance_app
     from synthguard.identity.cli import identity_app
     from synthguard.moderation.cli import app as moderation_app
