@@ -12,6 +12,7 @@ BENCHES = {
     "mp4_large": "Labeling a large MP4 (moov at the end) vs ffmpeg and exiftool",
     "explicit_marks": "Explicit labels vs the naive way (Pillow, ffmpeg)",
     "gateway_overhead": "Gateway overhead vs a direct call to the same upstream",
+    "watermark_image": "Robust image watermarks vs invisible-watermark and blind-watermark",
     "moderation": "Keyword review with a 100,000-entry library vs pyahocorasick and flashtext2",
 }
 
