@@ -55,6 +55,8 @@ class GenerationBody(BaseModel):
     synthguard: SynthGuardExtension | None = None
 
     def input_text(self) -> str:
+        """The text input review sees; every endpoint's body class overrides this (the
+        base is never instantiated on its own)."""
         raise NotImplementedError
 
 
