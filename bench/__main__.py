@@ -13,6 +13,7 @@ BENCHES = {
     "explicit_marks": "Explicit labels vs the naive way (Pillow, ffmpeg)",
     "gateway_overhead": "Gateway overhead vs a direct call to the same upstream",
     "watermark_image": "Robust image watermarks vs invisible-watermark and blind-watermark",
+    "watermark_audio": "Robust audio watermark (no offline peer to run beside it)",
     "moderation": "Keyword review with a 100,000-entry library vs pyahocorasick and flashtext2",
 }
 
