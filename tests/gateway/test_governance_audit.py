@@ -92,7 +92,7 @@ def test_failed_audit_append_is_a_503_and_the_background_ingest_catches_up(
     config = make_config()
     audit = Audit(sqlite_database, config)
 
-    async def unavailable(records: object) -> list[object]:
+    async def unavailable(records: object, *, store: bool = False) -> list[object]:
         raise RuntimeError("audit log down")
 
     audit.log.append_async = unavailable  # type: ignore[assignment,method-assign]

@@ -13,11 +13,13 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from synthguard.accounts.errors import AccountError
 from synthguard.store.db import Database
@@ -97,7 +99,8 @@ def new_record_id() -> str:
     return _ids.next()
 
 
-def _check(record: RequestRecord) -> None:
+def check_record(record: RequestRecord) -> None:
+    """Refuse a record that must not be stored (see the module docstring)."""
     if not _RECORD_ID.fullmatch(record.id):
         raise AccountError(f"record id {record.id!r} is not 32 lower-case hex digits")
     if record.status not in RECORD_STATUSES:
@@ -120,9 +123,9 @@ class Records:
 
     def write(self, record: RequestRecord) -> None:
         """Insert and commit; when this returns, the record is durable."""
-        _check(record)
+        check_record(record)
         with self._db.session() as s:
-            s.add(RequestRecordRow(**{name: getattr(record, name) for name in _FIELDS}))
+            insert_records(s, [record])
 
     def get(self, record_id: str) -> RequestRecord | None:
         with self._db.session(readonly=True) as s:
@@ -135,6 +138,15 @@ class Records:
             rows = s.scalars(select(RequestRecordRow).where(RequestRecordRow.seq > seq)
                              .order_by(RequestRecordRow.seq).limit(limit)).all()
             return [(row.seq, _from_row(row)) for row in rows]
+
+
+def insert_records(session: Session, records: Sequence[RequestRecord]) -> None:
+    """Insert records in the caller's transaction: the audit log commits a batch of
+    records together with their Merkle leaves (one commit instead of two per request)."""
+    for record in records:
+        check_record(record)
+    session.execute(insert(RequestRecordRow),
+                    [{name: getattr(r, name) for name in _FIELDS} for r in records])
 
 
 def _from_row(row: RequestRecordRow) -> RequestRecord:

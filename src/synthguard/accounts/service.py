@@ -252,10 +252,18 @@ class Accounts:
 
     def note_input_decision(self, user_id: str, blocked: bool) -> AccountState:
         """Count a reviewed input against the enforcement rule; the resulting state."""
+        if not blocked:
+            # Passed inputs, the common case: a read without the write lock, and a write
+            # only when there is a streak to reset.
+            with self._db.session(readonly=True) as s:
+                row = s.execute(select(User.state, User.consecutive_blocked)
+                                .where(User.id == user_id)).first()
+            if row is None:
+                raise UnknownAccount(f"no user {user_id!r}")
+            if row.consecutive_blocked == 0:
+                return AccountState(row.state)
         with self._db.session() as s:
             if not blocked:
-                # One conditional UPDATE: passed inputs, the common case, write nothing
-                # unless there is a streak to reset.
                 s.execute(update(User).where(User.id == user_id, User.consecutive_blocked != 0)
                           .values(consecutive_blocked=0))
                 return AccountState(self._user(s, user_id).state)

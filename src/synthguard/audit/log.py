@@ -20,7 +20,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from synthguard.accounts.records import Records, RequestRecord
+from synthguard.accounts.records import Records, RequestRecord, check_record, insert_records
 from synthguard.audit import merkle
 from synthguard.audit.canonical import record_entry
 from synthguard.audit.errors import AuditError, UnknownRecord
@@ -63,6 +63,7 @@ class _Pending:
     record_id: str
     created_at: datetime
     entry: bytes
+    record: RequestRecord | None = None  # also to insert into request_records
 
 
 class SessionNodes:
@@ -158,16 +159,27 @@ class AuditLog:
         pending = [_Pending(r.id, r.created_at, record_entry(r, self._secret)) for r in records]
         return self._group.submit(pending) if pending else []
 
-    async def append_async(self, records: Sequence[RequestRecord]) -> list[LeafRef]:
+    async def append_async(self, records: Sequence[RequestRecord], *,
+                           store: bool = False) -> list[LeafRef]:
         """`append` for the gateway's event loop: the request waits for its batch's
-        commit without holding a worker thread, so batches grow with concurrency."""
-        pending = [_Pending(r.id, r.created_at, record_entry(r, self._secret)) for r in records]
+        commit without holding a worker thread, so batches grow with concurrency.
+        `store`: the records are new and are inserted into `request_records` in the
+        same transaction as their leaves, so a request costs one commit, not two; if
+        the batch fails, neither the records nor the leaves exist."""
+        if store:
+            for record in records:  # a bad record must not fail the others' batch
+                check_record(record)
+        pending = [_Pending(r.id, r.created_at, record_entry(r, self._secret),
+                            r if store else None) for r in records]
         return await self._group.submit_async(pending) if pending else []
 
     def _commit(self, items: list[_Pending]) -> list[LeafRef]:
         try:
             with self.db.session() as s:
                 head = lock_head(s)
+                new = [item.record for item in items if item.record is not None]
+                if new:
+                    insert_records(s, new)
                 size, results, frontier = self._append_rows(s, head, items)
         except BaseException:
             self._frontier = None

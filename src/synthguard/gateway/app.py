@@ -50,6 +50,7 @@ from synthguard.gateway.schemas import (
     SpeechRequest,
 )
 from synthguard.gateway.service import OVERHEAD_HEADER
+from synthguard.http_errors import ErrorBody
 from synthguard.store import Database
 
 if TYPE_CHECKING:
@@ -61,17 +62,6 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 RECORD_HEADER = "X-SynthGuard-Record-Id"
 _START = "synthguard_start"
 log = logging.getLogger("synthguard.gateway")
-
-
-class ErrorDetail(BaseModel):
-    message: str
-    type: str
-    code: str
-    param: str | None = None
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -282,11 +272,6 @@ def create_app(config: Config, *, database: Database | None = None,
             raise IdentityError(refusal.message, refusal.code, refusal.status)
 
     app.state.registrations_open = registrations_open  # asked by the identity sign-up
-    app.include_router(identity_http.router)
-    app.include_router(consent_http.router)
-    app.include_router(governance_http.router)
-    app.include_router(audit_http.router, prefix="/audit")
-    _mount_console(app, config, db)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -372,6 +357,14 @@ def create_app(config: Config, *, database: Database | None = None,
             log.warning("not ready", extra={"event": "not_ready", "error": type(exc).__name__})
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ready", "database": "ok"})
+
+    # Included after the OpenAI routes: requests are matched against routes in order, and
+    # the generation endpoints should not pay for checking every console route first.
+    app.include_router(identity_http.router)
+    app.include_router(consent_http.router)
+    app.include_router(governance_http.router)
+    app.include_router(audit_http.router, prefix="/audit")
+    _mount_console(app, config, db)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -2,9 +2,10 @@
 the response completes; and the one structured log line per request that goes with it.
 
 A request that cannot be recorded gets no generated content: `RecordFailed` makes the
-caller answer 503 instead. With an audit log, the record is also appended to it (a Merkle
-leaf, issue 7) before the response completes; an append that fails is answered the same
-way, and the audit service's background ingest appends the committed record later.
+caller answer 503 instead. With an audit log, the record and its Merkle leaf (issue 7) are
+committed in one transaction, batched with concurrent requests', before the response
+completes. If that fails, the record is still written on its own when the store takes
+it (the audit service's background ingest appends it later) and the request gets 503.
 """
 
 from __future__ import annotations
@@ -57,6 +58,27 @@ class Recorder:
             status=status, input_digest=ctx.input_digest, output_digest=output_digest,
             input_review=ctx.input_review, output_review=output_review, labels=labels,
             enforcement=ctx.enforcement, error_code=error_code, overhead_ms=overhead)
+        if self._audit_log is None:
+            await self._store(ctx, record)
+        else:
+            try:
+                await self._audit_log.append_async([record], store=True)
+            except Exception as exc:
+                log.error("request record not appended to the audit log", extra={
+                    "event": "audit_append_failed", "record_id": ctx.record_id,
+                    "error": type(exc).__name__})
+                # Keep the record on its own if the store takes it: the audit service's
+                # ingest appends it later. The request still fails, as it must.
+                await self._store(ctx, record)
+                raise RecordFailed(ctx.record_id) from exc
+        ctx.recorded = True
+        log.info("request", extra={
+            "event": "request", "record_id": ctx.record_id, "endpoint": ctx.endpoint,
+            "model": ctx.model, "status": status, "error_code": error_code,
+            "key_id": key.key_id if key else None, "overhead_ms": overhead})
+        return overhead
+
+    async def _store(self, ctx: RequestContext, record: RequestRecord) -> None:
         try:
             await anyio.to_thread.run_sync(self._records.write, record)
         except Exception as exc:
@@ -65,16 +87,3 @@ class Recorder:
                 "error": type(exc).__name__})
             raise RecordFailed(ctx.record_id) from exc
         ctx.recorded = True
-        if self._audit_log is not None:
-            try:
-                await self._audit_log.append_async([record])
-            except Exception as exc:
-                log.error("request record not appended to the audit log", extra={
-                    "event": "audit_append_failed", "record_id": ctx.record_id,
-                    "error": type(exc).__name__})
-                raise RecordFailed(ctx.record_id) from exc
-        log.info("request", extra={
-            "event": "request", "record_id": ctx.record_id, "endpoint": ctx.endpoint,
-            "model": ctx.model, "status": status, "error_code": error_code,
-            "key_id": key.key_id if key else None, "overhead_ms": overhead})
-        return overhead

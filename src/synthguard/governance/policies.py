@@ -12,7 +12,9 @@ from the provider's own configuration, and `publish` refuses an agreement withou
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
@@ -92,9 +94,25 @@ def labeling_section(config: Config) -> str:
 
 
 class Policies:
-    def __init__(self, db: Database, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    """Versioned policy pages and users' acceptances.
+
+    `must_accept` runs before every generation, so it reads the database only when it
+    has to: the current versions that need acceptance are cached for `cache_s` seconds
+    (a version published through this object counts at once, one published by another
+    process within `cache_s`, as with the service switches), and acceptances, which are
+    never withdrawn, are remembered once seen.
+    """
+
+    _MAX_USERS_CACHED = 100_000
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = _utcnow,
+                 cache_s: float = 2.0) -> None:
         self._db = db
         self._clock = clock
+        self._cache_s = cache_s
+        self._lock = threading.Lock()
+        self._required: tuple[float, tuple[PolicyRef, ...]] | None = None
+        self._accepted: dict[str, set[tuple[str, int]]] = {}
 
     def publish(self, kind: str, title: str, body: str, *, actor: str,
                 requires_acceptance: bool = True) -> PolicyVersion:
@@ -120,7 +138,10 @@ class Policies:
             except IntegrityError:  # a concurrent publish took the number
                 raise errors.conflict("another version was published meanwhile; retry",
                                       "concurrent_publish") from None
-            return _version(row)
+            version = _version(row)
+        with self._lock:
+            self._required = None
+        return version
 
     def current(self, kind: str) -> PolicyVersion | None:
         with self._db.session(readonly=True) as s:
@@ -162,11 +183,32 @@ class Policies:
                 row = PolicyAcceptanceRow(user_id=user_id, kind=kind, version=version,
                                           accepted_at=self._clock(), channel=channel)
                 s.add(row)
-            return Acceptance(row.user_id, row.kind, row.version, row.accepted_at, row.channel)
+            accepted = Acceptance(row.user_id, row.kind, row.version, row.accepted_at,
+                                  row.channel)
+        self._remember(user_id, [(kind, version)])
+        return accepted
 
     def must_accept(self, user_id: str) -> list[PolicyRef]:
         """The current versions that require acceptance and that this user has not
         accepted: the gateway refuses generation while this is not empty."""
+        with self._lock:
+            known = set(self._accepted.get(user_id, ()))
+        missing = [ref for ref in self._required_now() if (ref.kind, ref.version) not in known]
+        if not missing:
+            return []
+        with self._db.session(readonly=True) as s:
+            found = {(kind, version) for kind, version in s.execute(
+                select(PolicyAcceptanceRow.kind, PolicyAcceptanceRow.version).where(
+                    PolicyAcceptanceRow.user_id == user_id,
+                    PolicyAcceptanceRow.kind.in_({ref.kind for ref in missing})))}
+        self._remember(user_id, found)
+        return [ref for ref in missing if (ref.kind, ref.version) not in found]
+
+    def _required_now(self) -> tuple[PolicyRef, ...]:
+        """The current version of each kind, where it requires acceptance (cached)."""
+        with self._lock:
+            if self._required is not None and time.monotonic() - self._required[0] < self._cache_s:
+                return self._required[1]
         with self._db.session(readonly=True) as s:
             latest = (select(PolicyVersionRow.kind, func.max(PolicyVersionRow.version)
                              .label("version")).group_by(PolicyVersionRow.kind).subquery())
@@ -174,14 +216,18 @@ class Policies:
                 select(PolicyVersionRow.kind, PolicyVersionRow.version, PolicyVersionRow.title)
                 .join(latest, (latest.c.kind == PolicyVersionRow.kind)
                       & (latest.c.version == PolicyVersionRow.version))
-                .outerjoin(PolicyAcceptanceRow,
-                           (PolicyAcceptanceRow.user_id == user_id)
-                           & (PolicyAcceptanceRow.kind == PolicyVersionRow.kind)
-                           & (PolicyAcceptanceRow.version == PolicyVersionRow.version))
-                .where(PolicyVersionRow.requires_acceptance.is_(True),
-                       PolicyAcceptanceRow.user_id.is_(None))
+                .where(PolicyVersionRow.requires_acceptance.is_(True))
                 .order_by(PolicyVersionRow.kind)).all()
-            return [PolicyRef(kind, version, title) for kind, version, title in rows]
+        required = tuple(PolicyRef(kind, version, title) for kind, version, title in rows)
+        with self._lock:
+            self._required = (time.monotonic(), required)
+        return required
+
+    def _remember(self, user_id: str, accepted: Iterable[tuple[str, int]]) -> None:
+        with self._lock:
+            if user_id not in self._accepted and len(self._accepted) >= self._MAX_USERS_CACHED:
+                self._accepted.clear()
+            self._accepted.setdefault(user_id, set()).update(accepted)
 
     def acceptances(self, user_id: str) -> list[Acceptance]:
         with self._db.session(readonly=True) as s:
