@@ -18,23 +18,18 @@ binding signatures is not public: this one is ours, and a verifier that knows on
 `Md` calls it unsupported, not failed). A propagator signs ReservedCode2 over every
 field before it, so it also seals the producer's record as the platform received it.
 
-The content digest hashes the media data, not the metadata, so writing the label or a
-C2PA manifest leaves it unchanged. For PNG and JPEG it hashes the compressed image data
-as stored: exact and decoder-independent (JPEG decoders may differ in IDCT and
-upsampling, so decoded JPEG pixels are no stable identity across readers). Other
-raster formats fall back to Pillow's decoded pixels.
+The content digest (`labels.digest`) hashes the media data, not the metadata, so writing
+the label or a C2PA manifest leaves it unchanged.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import secrets
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, BinaryIO, Literal, cast
+from typing import Any, Literal, cast
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -42,13 +37,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from gmssl import sm2  # type: ignore[import-untyped]
-from PIL import Image, ImageSequence
 
 from synthguard.errors import MalformedFile, SynthGuardError, UnsupportedFormat
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.carriers import jpeg as jpeg_carrier
-from synthguard.labels.carriers import png as png_carrier
-from synthguard.labels.carriers.base import COPY_BLOCK, copy_range
+from synthguard.labels.digest import ContentDigest, content_digest
 
 SM3_OID = "1.2.156.10197.1.401"
 SM3_WITH_SM2 = "1.2.156.10197.1.501"
@@ -73,7 +65,6 @@ SIGNED_FIELDS: dict[Role, tuple[str, ...]] = {
 _LABEL_TBS = ("Md", "LabelMataData")  # MiniMax spells it LabelMataData
 _BINDINGS_TBS = "MdBindings"
 
-MAX_FRAMES = 10_000  # a pixel digest walks every frame; a guard against frame spam
 
 
 # --- SM2 over gmssl's curve arithmetic --------------------------------------------------
@@ -180,6 +171,13 @@ class SigningKey:
         except ValueError:
             raise SynthGuardError("SM2 private key is not hexadecimal") from None
 
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SigningKey:
+        """From a key file: the scalar in hex, or an OpenSSL SM2 private key in PEM."""
+        from synthguard.labels.keyfile import private_scalar
+
+        return cls(private_scalar(data))
+
     @property
     def point(self) -> bytes:
         return bytes.fromhex(_engine()._kg(self.scalar, _CURVE["g"]))
@@ -190,100 +188,6 @@ class SigningKey:
 
     def __repr__(self) -> str:  # the scalar never reaches a log
         return f"SigningKey(key_id={key_id(self.point)})"
-
-
-# --- content digest ---------------------------------------------------------------------
-
-# PNG chunks that define the image (IHDR, palette, transparency, image data, APNG frames);
-# colour and text chunks are metadata that editors legitimately rewrite.
-_PNG_IMAGE_CHUNKS = (b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"acTL", b"fcTL", b"fdAT")
-# JPEG segments that are metadata: APP0-APP13, APP15 and COM. APP14 (Adobe) stays in,
-# because its transform flag changes how the scan decodes.
-_JPEG_METADATA = frozenset([*range(0xE0, 0xEE), 0xEF, 0xFE])
-
-
-@dataclass(frozen=True)
-class ContentDigest:
-    """SM3 of a file's media data by a named method (recorded in the binding)."""
-
-    method: str
-    value: bytes
-
-    def hex(self) -> str:
-        return self.value.hex().upper()
-
-
-class _Sink(io.RawIOBase):
-    """A write-only stream into SM3, so the carriers' block copier can feed the hash."""
-
-    def __init__(self) -> None:
-        self.hash = hashes.Hash(hashes.SM3())
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, block: Any) -> int:
-        self.hash.update(bytes(block))
-        return len(block)
-
-
-def _png_digest(src: BinaryIO) -> ContentDigest:
-    sink = _Sink()
-    for chunk in png_carrier._walk(src).chunks:
-        if chunk.type in _PNG_IMAGE_CHUNKS:
-            sink.write(chunk.type + chunk.length.to_bytes(4, "big"))
-            copy_range(src, cast(BinaryIO, sink), chunk.offset + 8, chunk.length)
-    return ContentDigest("png-image-chunks", sink.hash.finalize())
-
-
-def _jpeg_digest(src: BinaryIO) -> ContentDigest:
-    """Header segments other than metadata, then everything from the first scan on."""
-    sink = _Sink()
-    src.seek(0)
-    for seg in jpeg_carrier._segments(src):
-        if seg.marker not in _JPEG_METADATA:
-            sink.write(b"\xff" + seg.raw.lstrip(b"\xff"))  # without fill bytes (B.1.1.2)
-    shutil.copyfileobj(src, sink, COPY_BLOCK)
-    return ContentDigest("jpeg-image-segments", sink.hash.finalize())
-
-
-def _pixel_digest(src: BinaryIO) -> ContentDigest:
-    h = hashes.Hash(hashes.SM3())
-    try:
-        with Image.open(src) as image:
-            for index, frame in enumerate(ImageSequence.Iterator(image)):
-                if index >= MAX_FRAMES:
-                    raise MalformedFile(f"image has more than {MAX_FRAMES} frames")
-                # A palette index means nothing without its palette: hash the colours.
-                pixels = frame.convert("RGBA") if frame.mode in ("P", "PA") else frame
-                h.update(f"{index}:{pixels.mode}:{pixels.width}x{pixels.height}:".encode())
-                h.update(pixels.tobytes())
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise UnsupportedFormat(f"content digest: cannot decode the image: {exc}") from None
-    return ContentDigest("decoded-pixels", h.finalize())
-
-
-_METHODS = {"png-image-chunks": _png_digest, "jpeg-image-segments": _jpeg_digest,
-            "decoded-pixels": _pixel_digest}
-
-
-def content_digest(src: str | os.PathLike[str] | BinaryIO,
-                   method: str | None = None) -> ContentDigest:
-    """The digest of `src`'s media data; `method` (from a binding) forces one method,
-    None picks the exact stream method for PNG and JPEG and pixels for other images.
-    Raises `MalformedFile` for a broken container, `UnsupportedFormat` otherwise."""
-    if isinstance(src, (str, os.PathLike)):
-        with open(src, "rb") as f:
-            return content_digest(f, method)
-    head = src.read(8)
-    src.seek(0)
-    if method is None:
-        method = ("png-image-chunks" if png_carrier.sniff(head) else
-                  "jpeg-image-segments" if jpeg_carrier.sniff(head) else "decoded-pixels")
-    digest = _METHODS.get(method)
-    if digest is None:
-        raise UnsupportedFormat(f"content digest method {method!r} is unknown")
-    return digest(src)
 
 
 # --- the record ---------------------------------------------------------------------------
@@ -489,5 +393,5 @@ def verify_file(path: str | os.PathLike[str], label: AIGCLabel,
 
 
 __all__ = ["ContentDigest", "SignatureResult", "SigningKey", "binding_method", "content_digest",
-           "key_id", "parse_public_key", "sign_label", "spki_hex", "verify_file",
-           "verify_label"]
+           "key_id", "parse_public_key", "sign_label", "spki_hex",
+           "verify_file", "verify_label"]
