@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from synthguard.identity.services import IdentityServices
 from tests.accounts.conftest import FakeClock
+from tests.api_errors import api_error
 from tests.identity.fake_vendor import FakeVendor
 from tests.identity.helpers import bearer, make_app, verify_by_mobile
 
@@ -40,8 +41,7 @@ def _body(clock: FakeClock, **overrides: Any) -> dict[str, Any]:
 
 
 def _error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
+    api_error(response, status, code)
 
 
 def test_statement_consent_lifecycle(client: TestClient, auth: dict[str, str],

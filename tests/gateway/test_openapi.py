@@ -1,5 +1,6 @@
-"""The served OpenAPI schema, and schemathesis against it: no input makes the gateway
-answer 5xx, and every error body is OpenAI-shaped. Bounded: a few examples per route."""
+"""The served OpenAPI schema, and schemathesis against it, governance routes included:
+no input makes the gateway answer 5xx, and every error body has the API's one
+(OpenAI-style) shape. Bounded: a few examples per route."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from synthguard.gateway import create_app
+from synthguard.governance.service import Governance
+from synthguard.governance.settings import ComplaintSettings, GovernanceSettings
 from synthguard.store import Database
+from tests.api_errors import check_error_body
 from tests.gateway.conftest import Gateway, make_config, run_gateway
 
 
@@ -25,6 +29,28 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, st
     db.migrate()
     for gateway in run_gateway(db):
         _, key = gateway.key(rate_limit_per_min=100_000)
+        yield gateway, key
+    db.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_governance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, str]]:
+    """A gateway of its own for the governance routes, called with an admin operator's
+    key: generated cases flip switches (which would suspend the other routes) and reach
+    every operator handler. Public rate limits are raised so cases get past them."""
+    folder = tmp_path_factory.mktemp("openapi-governance")
+    db = Database(f"sqlite:///{folder / 'gateway.db'}")
+    db.migrate()
+    config = make_config()
+    settings = GovernanceSettings(
+        complaints=ComplaintSettings(evidence_dir=folder / "evidence",
+                                     submissions_per_minute=100_000,
+                                     status_lookups_per_minute=100_000),
+        reports_dir=folder / "reports")
+    governance = Governance(db, config, settings)
+    for gateway in run_gateway(db, config, governance=governance):
+        user, _ = gateway.key()
+        _, key = gateway.accounts.issue_key(user, ["chat", "governance:admin"], 100_000)
         yield gateway, key
     db.dispose()
 
@@ -54,19 +80,25 @@ def test_openapi_describes_the_endpoints(live: tuple[Gateway, str]) -> None:
 
 # The coverage phase alone would send ~150 boundary cases per route; the examples and a
 # bounded fuzzing phase keep this file to seconds. The identity and consent routes the app
-# also serves are fuzzed with their vendor stand-in in tests/identity/test_openapi.py. The
-# governance routes are not fuzzed yet: their errors are {code, message} while the app-level
-# parameter handler answers OpenAI-style, and this test checks one shape (open work).
+# also serves are fuzzed with their vendor stand-in in tests/identity/test_openapi.py.
+# The regulator archive verifier takes a raw .tar.gz body: generated as raw bytes.
+schemathesis.serializer.alias("application/gzip", "application/octet-stream")
 schema = schemathesis.openapi.from_dict(_served_schema(), config=SchemathesisConfig.from_dict(
-    {"phases": {"coverage": {"enabled": False}}})).exclude(tag=["identity", "consent",
-                                                                 "governance"])
+    {"phases": {"coverage": {"enabled": False}}})).exclude(tag=["identity", "consent"])
+
+
+def test_the_governance_routes_are_fuzzed() -> None:
+    fuzzed = {result.ok().path for result in schema.get_all_operations()}
+    assert "/v1/governance/complaints" in fuzzed
+    assert "/v1/governance/ops/switches/engage" in fuzzed
 
 
 @schema.parametrize()
 @settings(max_examples=15, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: schemathesis.Case, live: tuple[Gateway, str]) -> None:
-    gateway, key = live
+def test_no_server_errors(case: schemathesis.Case, live: tuple[Gateway, str],
+                          live_governance: tuple[Gateway, str]) -> None:
+    gateway, key = live_governance if case.path.startswith("/v1/governance") else live
     # Keep generated images small: the point is the request handling, not Pillow.
     if case.path.startswith("/v1/images") and isinstance(case.body, dict):
         case.body["size"] = "256x256"
@@ -74,9 +106,10 @@ def test_no_server_errors(case: schemathesis.Case, live: tuple[Gateway, str]) ->
                          timeout=60)
     assert response.status_code < 500, (response.status_code, response.text[:500])
     if response.status_code >= 400:
-        error = response.json()["error"]
         if case.path.startswith("/audit"):
-            # The audit API is not OpenAI's: its own error shape.
-            assert {"message", "code"} <= set(error)
+            # audit/http.py still answers {"error": {"code", "message"}} of its own (its
+            # owner is to move it to synthguard.http_errors); only the app-level
+            # parameter errors on these routes have the full shape yet.
+            assert {"message", "code"} <= set(response.json()["error"])
         else:
-            assert {"message", "type", "code", "param"} == set(error)
+            check_error_body(response.json(), response.status_code)

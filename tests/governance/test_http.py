@@ -1,7 +1,7 @@
 """The governance router on a small FastAPI app: the reporter's and handler's journey over
 a real uvicorn server, the rest through the test client. Every operator route refuses
-the wrong role (the routes are enumerated), errors are `{"error": {"code", "message"}}`,
-public forms are rate-limited."""
+the wrong role (the routes are enumerated), errors have the API's one shape
+(`{"error": {"message", "type", "code", "param"}}`), public forms are rate-limited."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from synthguard.accounts import AccountState
 from synthguard.governance.auth import Role
 from synthguard.governance.http import router
 from synthguard.governance.service import Governance
+from tests.api_errors import api_error
 from tests.gateway.conftest import LiveServer
 from tests.governance.helpers import png
 
@@ -82,10 +83,7 @@ def operator(gov: Governance, *roles: str, state: AccountState | None = None) ->
 
 
 def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()["error"]
-    assert body["code"] == code and body["message"]
-    return body
+    return api_error(response, status, code)
 
 
 def test_report_follow_and_answer_over_a_real_server(gov: Governance, tmp_path: Path) -> None:

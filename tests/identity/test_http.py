@@ -1,5 +1,5 @@
 """The identity router on a small FastAPI app: one flow through a real uvicorn server,
-the rest through httpx's test client; every error is `{"error": {"code", "message"}}`."""
+the rest through httpx's test client; every error has the API's one shape."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from synthguard.identity.services import IdentityServices
 from tests.accounts.conftest import FakeClock
+from tests.api_errors import api_error
 from tests.gateway.conftest import LiveServer
 from tests.identity.fake_vendor import FakeVendor
 from tests.identity.helpers import (
@@ -37,10 +38,7 @@ def _signup(client: TestClient | httpx.Client) -> dict[str, Any]:
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] == code and error["message"]
-    return error
+    return api_error(response, status, code)
 
 
 def test_sign_up_and_verify_by_mobile_over_a_real_server(services: IdentityServices,

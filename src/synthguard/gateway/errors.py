@@ -1,4 +1,5 @@
-"""OpenAI-style error bodies: `{"error": {"message", "type", "code", "param"}}`.
+"""OpenAI-style error bodies: `{"error": {"message", "type", "code", "param"}}`, the one
+shape of the whole HTTP API (`synthguard.http_errors`).
 
 Clients built for the OpenAI API map the HTTP status to an exception class (401 →
 AuthenticationError, 403 → PermissionDeniedError, 429 → RateLimitError ...) and show
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.responses import Response
+
+from synthguard.http_errors import error_body
 
 
 @dataclass
@@ -30,8 +33,7 @@ class GatewayError(Exception):
         return f"{self.status} {self.code}: {self.message}"
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "code": self.code,
-                          "param": self.param}}
+        return error_body(self.status, self.code, self.message, self.param, type=self.type)
 
     def sse_event(self) -> bytes:
         """The error as an SSE data event: what the OpenAI API sends when a stream fails

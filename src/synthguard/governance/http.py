@@ -2,7 +2,8 @@
 
 Needs `app.state.governance` = `Governance(database, config)`; operator endpoints ask
 `app.state.governance_auth` (an `auth.OperatorAuthenticator`, the console's) or else
-the API-key operators of `auth.py`. Errors are `{"error": {"code", "message"}}`.
+the API-key operators of `auth.py`. Errors are the API's one shape, `{"error": {"message",
+"type", "code", "param"}}` (synthguard.http_errors).
 
 Public (no sign-in; the submission, status and evidence endpoints are rate-limited per
 client address; appeals and policy acceptance take the user's API key):
@@ -25,7 +26,7 @@ Operator endpoints are under /v1/governance/ops (http_ops.py).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +37,7 @@ from synthguard.governance.complaint_views import Submission
 from synthguard.governance.errors import GovernanceError
 from synthguard.governance.http_ops import router as ops_router
 from synthguard.governance.web import (
+    ERRORS,
     GovernanceRoute,
     governance,
     in_thread,
@@ -45,13 +47,6 @@ from synthguard.governance.web import (
 )
 
 router = APIRouter(prefix="/v1/governance", tags=["governance"], route_class=GovernanceRoute)
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"description": what} for status, what in (
-        (401, "Sign-in or API key needed"), (403, "Role or account not allowed"),
-        (404, "Unknown item or receipt code"), (409, "Not allowed in the current state"),
-        (411, "Content-Length required"), (413, "Body or upload too large"),
-        (415, "Evidence type not accepted"), (422, "Invalid field (error.code names it)"),
-        (429, "Too many requests from this address (Retry-After)"))}
 
 
 class Body(BaseModel):

@@ -37,6 +37,7 @@ from synthguard.governance.auth import Operator, Role, require_role
 from synthguard.governance.complaint_views import EnforcementOrder
 from synthguard.governance.errors import invalid
 from synthguard.governance.web import (
+    ERRORS,
     GovernanceRoute,
     governance,
     in_thread,
@@ -44,7 +45,7 @@ from synthguard.governance.web import (
     read_limited,
 )
 
-router = APIRouter(prefix="/ops", route_class=GovernanceRoute)
+router = APIRouter(prefix="/ops", route_class=GovernanceRoute, responses=ERRORS)
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 Long = Annotated[str, Field(min_length=1, max_length=5000)]

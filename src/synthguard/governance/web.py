@@ -1,10 +1,11 @@
-"""What the governance routers share: the route class that turns every error into
-`{"error": {"code", "message"}}`, body limits, rate limits, the service from app state.
+"""What the governance routers share: the route class that turns every error into the
+API's error body (`synthguard.http_errors`: `{"error": {"message", "type", "code",
+"param"}}`), body limits, rate limits, the service from app state.
 
 A router cannot install exception handlers on the app that mounts it, so
 `GovernanceRoute` wraps the whole request (dependency resolution included, where
 `require_role` refuses): a `GovernanceError` becomes its status, a validation error
-422 naming the field (never echoing input), an unknown account 404, another refused
+422 naming the field in `param` (never echoing input), an unknown account 404, another refused
 account change 409, anything else a 500 whose log line names only the exception type.
 JSON bodies must declare their length, at most `MAX_JSON_BYTES`.
 """
@@ -27,15 +28,17 @@ from synthguard.accounts import AccountError, UnknownAccount
 from synthguard.errors import SynthGuardError
 from synthguard.governance.errors import GovernanceError
 from synthguard.governance.service import Governance
+from synthguard.http_errors import ErrorBody, error_response
 
 MAX_JSON_BYTES = 256 * 1024
+ERRORS: dict[int | str, dict[str, Any]] = {  # the error answers, for the OpenAPI document
+    status: {"model": ErrorBody, "description": what} for status, what in (
+        (401, "Sign-in or API key needed"), (403, "Role or account not allowed"),
+        (404, "Unknown item or receipt code"), (409, "Not allowed in the current state"),
+        (411, "Content-Length required"), (413, "Body or upload too large"),
+        (415, "Evidence type not accepted"), (422, "Invalid field (error.code names it)"),
+        (429, "Too many requests from this address (Retry-After)"))}
 log = logging.getLogger("synthguard.governance.http")
-
-
-def error_response(status: int, code: str, message: str,
-                   retry_after_s: int | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers)
 
 
 def json_response(value: Any, status: int = 200) -> JSONResponse:
@@ -59,11 +62,14 @@ class GovernanceRoute(APIRoute):
             try:
                 return await handler(request)
             except GovernanceError as exc:
-                return error_response(exc.status, exc.code, str(exc), exc.retry_after_s)
+                return error_response(exc.status, exc.code, str(exc),
+                                      retry_after_s=exc.retry_after_s)
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
                 where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-                return error_response(422, "invalid_request", f"{where}: {first.get('msg')}")
+                param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+                return error_response(422, "invalid_request", f"{where}: {first.get('msg')}",
+                                      param)
             except UnknownAccount as exc:
                 return error_response(404, "unknown_account", str(exc))
             except AccountError as exc:

@@ -12,12 +12,14 @@ class IdentityError(SynthGuardError):
     code = "identity_error"
 
     def __init__(self, message: str, code: str, status: int = 400, *,
-                 retry_after_s: int | None = None, reason: str | None = None) -> None:
+                 retry_after_s: int | None = None, reason: str | None = None,
+                 param: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
         self.retry_after_s = retry_after_s
         self.reason = reason  # the rule a rejected number broke (numbers.Rejection.code)
+        self.param = param  # the request field at fault, when one is
 
 
 def invalid(code: str, message: str, *, reason: str | None = None) -> IdentityError:

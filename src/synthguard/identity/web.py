@@ -1,5 +1,7 @@
 """What the identity and consent routers share: reading a bounded JSON body into a flat
-pydantic model, API-key authentication, and errors as `{"error": {"code", "message"}}`.
+pydantic model, API-key authentication, and errors in the API's one shape
+(`synthguard.http_errors`: `{"error": {"message", "type", "code", "param"}}`, plus
+`reason` for a rejected number: the rule it broke).
 
 The routers handle their own errors (a router cannot install exception handlers on the
 app that mounts it), so every endpoint is wrapped by `endpoint`: an `IdentityError`
@@ -24,6 +26,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from synthguard import http_errors
 from synthguard.accounts import KeyContext
 from synthguard.errors import SynthGuardError
 from synthguard.identity.errors import IdentityError
@@ -36,16 +39,10 @@ T = TypeVar("T")
 log = logging.getLogger("synthguard.identity.http")
 
 
-def error_body(code: str, message: str, reason: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if reason:
-        error["reason"] = reason
-    return {"error": error}
-
-
 def error_response(exc: IdentityError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
-    return JSONResponse(error_body(exc.code, str(exc), exc.reason), exc.status, headers)
+    extra = {"reason": exc.reason} if exc.reason else {}
+    return http_errors.error_response(exc.status, exc.code, str(exc), exc.param,
+                                      retry_after_s=exc.retry_after_s, **extra)
 
 
 def endpoint(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
@@ -56,11 +53,11 @@ def endpoint(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable
         except IdentityError as exc:
             return error_response(exc)
         except SynthGuardError as exc:
-            return JSONResponse(error_body(exc.code, str(exc)), 422)
+            return http_errors.error_response(422, exc.code, str(exc))
         except Exception as exc:
             log.error("identity request failed", extra={"event": "internal_error",
                                                         "error": type(exc).__name__})
-            return JSONResponse(error_body("internal_error", "internal error"), 500)
+            return http_errors.error_response(500, "internal_error", "internal error")
     return run
 
 
@@ -97,7 +94,8 @@ async def read_body(request: Request, model: type[M]) -> M:
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise IdentityError(f"{where}: {first['msg']}", "invalid_request", 422) from None
+        raise IdentityError(f"{where}: {first['msg']}", "invalid_request", 422,
+                            param=".".join(str(p) for p in first["loc"]) or None) from None
 
 
 async def authenticate(request: Request) -> KeyContext:
@@ -136,7 +134,8 @@ class CodeBody(StrictBody):
 
 
 def error_docs(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
-    return {status: {"description": what} for status, what in pairs}
+    body = {"application/json": {"schema": http_errors.inline_schema()}}
+    return {status: {"description": what, "content": body} for status, what in pairs}
 
 
 def post(router: APIRouter, path: str, model: type[BaseModel] | None, summary: str,
