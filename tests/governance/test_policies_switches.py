@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from synthguard.governance.errors import GovernanceError
-from synthguard.governance.policies import labeling_section
+from synthguard.governance.policies import Policies, labeling_section
 from synthguard.governance.service import Governance
 from synthguard.governance.switches import Switches, SwitchKind
 from synthguard.store import Database
@@ -125,3 +125,26 @@ def test_another_process_sees_a_flip_within_the_cache_time(gov: Governance,
     assert not cached.is_active("generation")  # still within its cache time
     assert Switches(database, cache_s=0).is_active("generation")
     assert [s.switch for s in cached.active()] == ["generation"]  # listing reads fresh
+
+
+def test_policy_gate_cache(gov: Governance, user_id: str, database: Database) -> None:
+    """The gate's cache never serves a user who must accept a version published through
+    the same object, and serves a user at once after accepting; a version published by
+    another process counts within the cache time."""
+    policies = gov.policies
+    first = policies.publish("service_agreement", "协议", AGREEMENT, actor="ops")
+    assert [r.version for r in policies.must_accept(user_id)] == [first.version]
+    policies.accept(user_id, "service_agreement", first.version)
+    assert policies.must_accept(user_id) == []
+    second = policies.publish("service_agreement", "协议", AGREEMENT + "\n改", actor="ops")
+    assert [r.version for r in policies.must_accept(user_id)] == [second.version]
+    policies.accept(user_id, "service_agreement", second.version)
+    assert policies.must_accept(user_id) == []
+
+    stale = Policies(database, cache_s=3600)  # a gateway process that has cached
+    assert stale.must_accept(user_id) == []
+    elsewhere = Policies(database)  # another process, same database
+    third = elsewhere.publish("service_agreement", "协议", AGREEMENT + "\n再改", actor="ops")
+    assert stale.must_accept(user_id) == []  # within its cache time
+    assert [r.version for r in Policies(database, cache_s=0).must_accept(user_id)] == [
+        third.version]

@@ -108,13 +108,31 @@ def stored_size(session: Session) -> int:
     return session.scalar(select(AuditHead.size).where(AuditHead.id == 1)) or 0
 
 
+def _lock_head_row(session: Session) -> tuple[int, datetime | None]:
+    """`lock_head` for the append path: the head's size and last logging time, read
+    with the driver (the ORM round trip cost more than the rest of a small append)."""
+    connection = session.connection()
+    on_sqlite = connection.dialect.name == "sqlite"
+    # SQLite: the write session's BEGIN IMMEDIATE already holds the database lock.
+    row = connection.exec_driver_sql(
+        "SELECT size, logged_at FROM audit_head WHERE id = 1"
+        + ("" if on_sqlite else " FOR UPDATE")).first()
+    if row is None:
+        head = lock_head(session)
+        return head.size, head.logged_at
+    size, logged_at = row
+    if isinstance(logged_at, str):  # SQLite: naive UTC text, as UTCDateTime stores it
+        logged_at = datetime.fromisoformat(logged_at).replace(tzinfo=UTC)
+    return int(size), logged_at
+
+
 def _insert(session: Session, leaves: list[tuple[int, str, datetime, str]], logged_at: datetime,
-            nodes: list[tuple[int, int, bytes]]) -> None:
-    """Insert a batch's rows with the driver's executemany. SQLAlchemy's per-value bind
-    processing cost more CPU than everything else in an append, so the two timestamp
-    columns are converted here exactly as `UTCDateTime` stores them (naive UTC text in
-    SQLite's DATETIME format; aware UTC for PostgreSQL); tests read them back through
-    the models."""
+            nodes: list[tuple[int, int, bytes]], size: int) -> None:
+    """Insert a batch's rows with the driver's executemany and move the head to `size`.
+    SQLAlchemy's per-value bind processing cost more CPU than everything else in an
+    append, so the timestamp columns are converted here exactly as `UTCDateTime` stores
+    them (naive UTC text in SQLite's DATETIME format; aware UTC for PostgreSQL); tests
+    read them back through the models."""
     connection = session.connection()
     on_sqlite = connection.dialect.name == "sqlite"
     mark = "?" if on_sqlite else "%s"
@@ -131,6 +149,9 @@ def _insert(session: Session, leaves: list[tuple[int, str, datetime, str]], logg
          for idx, record_id, created, entry in leaves])
     connection.exec_driver_sql(
         f"INSERT INTO audit_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})", nodes)
+    connection.exec_driver_sql(
+        f"UPDATE audit_head SET size = {mark}, logged_at = {mark} WHERE id = 1",
+        (size, logged))
 
 
 class AuditLog:
@@ -176,25 +197,31 @@ class AuditLog:
     def _commit(self, items: list[_Pending]) -> list[LeafRef]:
         try:
             with self.db.session() as s:
-                head = lock_head(s)
+                size, logged_at = _lock_head_row(s)
                 new = [item.record for item in items if item.record is not None]
                 if new:
                     insert_records(s, new)
-                size, results, frontier = self._append_rows(s, head, items)
+                # Items that bring their record were inserted just now, so they cannot be
+                # in the log yet: only the others need the already-logged lookup.
+                size, results, frontier = self._append_rows(
+                    s, size, logged_at, items, check_known=len(new) < len(items))
         except BaseException:
             self._frontier = None
             raise
         self._frontier = (size, frontier)
         return results
 
-    def _append_rows(self, s: Session, head: AuditHead, items: list[_Pending]
+    def _append_rows(self, s: Session, size: int, head_logged_at: datetime | None,
+                     items: list[_Pending], *, check_known: bool = True
                      ) -> tuple[int, list[LeafRef], list[tuple[int, int, bytes]]]:
-        size = head.size
-        known = dict(s.execute(select(AuditLeaf.record_id, AuditLeaf.idx).where(
-            AuditLeaf.record_id.in_({item.record_id for item in items}))).all())
+        known: dict[str, int] = {}
+        if check_known:
+            known.update((record_id, idx) for record_id, idx in s.execute(
+                select(AuditLeaf.record_id, AuditLeaf.idx).where(AuditLeaf.record_id.in_(
+                    {item.record_id for item in items}))))
         frontier = self._load_frontier(s, size)
         now = datetime.now(UTC)
-        logged_at = max(now, head.logged_at) if head.logged_at else now
+        logged_at = max(now, head_logged_at) if head_logged_at else now
         leaves: list[tuple[int, str, datetime, str]] = []
         nodes: list[tuple[int, int, bytes]] = []
         results = []
@@ -216,8 +243,7 @@ class AuditLog:
                 nodes.append(parent)
             results.append(LeafRef(index, item.record_id, True))
         if leaves:
-            _insert(s, leaves, logged_at, nodes)
-            head.size, head.logged_at = size, logged_at
+            _insert(s, leaves, logged_at, nodes, size)
         return size, results, frontier
 
     def _load_frontier(self, s: Session, size: int) -> list[tuple[int, int, bytes]]:
