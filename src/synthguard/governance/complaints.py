@@ -4,16 +4,13 @@ Anyone may file a report (no account needed); an appeal against our own action o
 account needs that account. Each item gets a receipt code to follow it (sealing.py),
 two deadlines counted in working days from the configuration (acknowledge, answer; a
 category may have its own answer deadline, e.g. 15 working days for personal-information
-requests), and moves through
-
-    received -> acknowledged -> in_review -> answered -> closed
-    (any open state -> escalated -> in_review / answered / closed)
+requests), and moves through the states of `complaint_states`.
 
 Every step is an event with its actor and time. An answer carries a decision and may
 order enforcement on accounts, done through `Accounts.set_state` with the complaint
 named in the reason, so each account event leads back to the complaint. `sweep` sends
 reminders for deadlines that are near and escalates items whose deadline passed, once
-per deadline. All methods commit before they return.
+per deadline (`complaint_clock`). All methods commit before they return.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import get_args
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -30,6 +27,18 @@ from sqlalchemy.orm import Session
 from synthguard.accounts import Accounts, AccountState
 from synthguard.governance import errors
 from synthguard.governance.calendar import WorkingCalendar
+from synthguard.governance.complaint_clock import (
+    next_deadline,
+    queue_entry,
+    sweep_alert,
+    urgency,
+)
+from synthguard.governance.complaint_states import (
+    OPEN_STATES,
+    Decision,
+    apply_move,
+    check_transition,
+)
 from synthguard.governance.complaint_views import (
     Alert,
     Complaint,
@@ -39,7 +48,6 @@ from synthguard.governance.complaint_views import (
     QueueEntry,
     Receipt,
     Submission,
-    Urgency,
     complaint_view,
     evidence_view,
     public_status,
@@ -58,17 +66,6 @@ from synthguard.governance.sealing import Sealer, check_contact, mask_contact, n
 from synthguard.governance.settings import ComplaintSettings
 from synthguard.store import Database
 
-Decision = Literal["upheld", "partly_upheld", "rejected", "referred"]
-Deadline = Literal["acknowledge", "answer"]
-OPEN_STATES = ("received", "acknowledged", "in_review", "escalated")
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "received": frozenset({"acknowledged", "in_review", "escalated", "closed"}),
-    "acknowledged": frozenset({"in_review", "escalated", "closed"}),
-    "in_review": frozenset({"escalated", "closed"}),
-    "escalated": frozenset({"in_review", "closed"}),
-    "answered": frozenset({"in_review", "closed"}),  # reopened when the reporter disputes
-    "closed": frozenset(),
-}
 SYSTEM_ACTOR = "system"
 MAX_DESCRIPTION = 5000
 MAX_TARGET = 2000
@@ -219,9 +216,10 @@ class ComplaintDesk:
     def queue(self, now: datetime | None = None) -> list[QueueEntry]:
         """Open items with their next deadline, the most urgent first."""
         now = now or self._clock()
+        near = timedelta(hours=self.settings.remind_before_hours)
         with self._db.session(readonly=True) as s:
             rows = s.scalars(select(ComplaintRow).where(ComplaintRow.state.in_(OPEN_STATES)))
-            entries = [self._queue_entry(r, now) for r in rows]
+            entries = [queue_entry(r, now, near, self.calendar) for r in rows]
         return sorted(entries, key=lambda e: (e.due_at, e.id))
 
     def transition(self, complaint_id: str, to: str, *, actor: str, note: str = "",
@@ -232,10 +230,7 @@ class ComplaintDesk:
             raise errors.invalid("closing without an answer needs a note saying why")
         with self._db.session() as s:
             row = self._row(s, complaint_id, lock=True)
-            if to not in TRANSITIONS.get(row.state, frozenset()):
-                raise errors.conflict(f"a complaint cannot go from {row.state} to {to}"
-                                      + (" (use answer)" if to == "answered" else ""),
-                                      "invalid_transition")
+            check_transition(row.state, to)
             self._move(s, row, to, actor, note)
             if assignee is not None:
                 row.assignee = _actor(assignee)
@@ -288,25 +283,24 @@ class ComplaintDesk:
                              .order_by(ComplaintRow.received_at)
                              .with_for_update()).all()
             for row in rows:
-                deadline, due_at = _next_deadline(row)
-                if now < due_at - near:
-                    continue
+                if urgency(now, next_deadline(row)[1], near) == "ok":
+                    continue  # most rows: no need to read their events
                 done = {(e.action, e.note.partition(":")[0]) for e in s.scalars(
                     select(ComplaintEventRow).where(
                         ComplaintEventRow.complaint_id == row.id,
                         ComplaintEventRow.action.in_(("reminder", "escalation"))))}
-                note = f"{deadline}: due {due_at.isoformat()}"
-                if now >= due_at:
-                    if ("escalation", deadline) in done:
-                        continue
+                alert = sweep_alert(row, now, near, done)
+                if alert is None:
+                    continue
+                note = f"{alert.deadline}: due {alert.due_at.isoformat()}"
+                if alert.escalated:
                     before, row.level = row.state, row.level + 1
                     self._move(s, row, "escalated", SYSTEM_ACTOR, note, event=False)
                     self._event(s, row.id, SYSTEM_ACTOR, "escalation", before, "escalated",
                                 note)
-                    alerts.append(Alert(row.id, deadline, "overdue", due_at, True))
-                elif ("reminder", deadline) not in done:
+                else:
                     self._event(s, row.id, SYSTEM_ACTOR, "reminder", None, None, note)
-                    alerts.append(Alert(row.id, deadline, "near", due_at, False))
+                alerts.append(alert)
         return alerts
 
     # -- internals ---------------------------------------------------------------------
@@ -332,18 +326,7 @@ class ComplaintDesk:
 
     def _move(self, s: Session, row: ComplaintRow, to: str, actor: str, note: str, *,
               event: bool = True) -> None:
-        now, before = self._clock(), row.state
-        if to in ("acknowledged", "in_review", "answered") and row.acknowledged_at is None:
-            row.acknowledged_at = now  # starting work or answering acknowledges too
-        if to == "escalated":
-            row.level = max(row.level, 1)
-        if to == "answered":
-            row.answered_at = now
-        if to == "closed":
-            row.closed_at = now
-        if to == "in_review" and before == "answered":  # reopened: a new answer is due
-            row.answered_at = None
-        row.state = to
+        before = apply_move(row, to, self._clock())
         if event:
             self._event(s, row.id, actor, "transition", before, to, note)
 
@@ -364,15 +347,6 @@ class ComplaintDesk:
     def _answered(self, complaint_id: str) -> bool:
         with self._db.session(readonly=True) as s:
             return self._row(s, complaint_id).answered_at is not None
-
-    def _queue_entry(self, row: ComplaintRow, now: datetime) -> QueueEntry:
-        deadline, due_at = _next_deadline(row)
-        near = timedelta(hours=self.settings.remind_before_hours)
-        urgency: Urgency = ("overdue" if now >= due_at else "near" if now >= due_at - near
-                            else "ok")
-        return QueueEntry(row.id, row.kind, row.category, row.state, row.level, row.assignee,
-                          row.received_at, deadline, due_at,
-                          self.calendar.working_days_left(now, due_at), urgency)
 
     def _by_receipt(self, s: Session, code: str) -> ComplaintRow:
         digest = self._sealer.receipt_hash(code)
@@ -398,12 +372,6 @@ class ComplaintDesk:
     def _events(s: Session, complaint_id: str) -> list[ComplaintEventRow]:
         return list(s.scalars(select(ComplaintEventRow).where(
             ComplaintEventRow.complaint_id == complaint_id).order_by(ComplaintEventRow.seq)))
-
-
-def _next_deadline(row: ComplaintRow) -> tuple[Deadline, datetime]:
-    if row.acknowledged_at is None:
-        return "acknowledge", row.ack_due_at
-    return "answer", row.answer_due_at
 
 
 def _actor(actor: str) -> str:
