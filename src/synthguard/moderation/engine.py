@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from synthguard.moderation import phash
 from synthguard.moderation.classifier import Classifier, ClassifierVerdict
@@ -94,8 +94,7 @@ class EngineOptions:
     score_threshold: float = 1.0
 
 
-@dataclass(frozen=True)
-class _Found:
+class _Found(NamedTuple):  # a tuple: a long text makes thousands of them per review
     entry: int
     view: ViewName
     span: tuple[int, int]
@@ -237,6 +236,8 @@ class ModerationEngine:
 
     def _keyword(self, hits: list[Hit], view: View, name: ViewName, text: str,
                  extra: str | None = None) -> list[_Found]:
+        if view.name == name == "exact" and extra is None:  # spans are the text's own
+            return [_Found(hit.entry, "exact", (hit.start, hit.end)) for hit in hits]
         out = []
         entries = self._entries
         tag = (extra,) if extra else ()

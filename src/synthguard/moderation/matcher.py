@@ -2,9 +2,11 @@
 
 Keywords: one Aho-Corasick automaton per view (ahocorasick-rs: in the project benchmark
 it scans several times faster than pyahocorasick and flashtext2 on the same library, and
-it releases the GIL). Overlapping matching finds every occurrence, which the allow-list
-and context rules need: an allow phrase (虹桥火车站) has to be seen around a keyword
-(火车站) that a leftmost-longest scan would report instead.
+it releases the GIL), behind the bigram prefilter of prefilter.py for long texts (the
+same matches, several times faster with a large library). Overlapping matching finds
+every occurrence, which the allow-list and context rules need: an allow phrase
+(虹桥火车站) has to be seen around a keyword (火车站) that a leftmost-longest scan would
+report instead.
 
 Regexes run on RE2 (google-re2): matching time is linear in the text for every pattern,
 so a pattern such as (a+)+$ cannot hang a review, and the backtracking-only features
@@ -18,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-import ahocorasick_rs
 import re2  # type: ignore[import-untyped]
 
 from synthguard.moderation.normalize import View, fold_patterns, is_latin_word
+from synthguard.moderation.prefilter import KeywordScanner
 
 Role = Literal["hit", "allow", "near", "absent"]
 MAX_REGEX_LENGTH = 1000
@@ -90,23 +92,19 @@ class KeywordMatcher:
                 same.append(term)
         self._patterns = list(terms)
         self._terms = [tuple(t) for t in terms.values()]
-        self._automaton = (ahocorasick_rs.AhoCorasick(
-            self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
-            if self._patterns else None)
-        self.longest = max((len(p) for p in self._patterns), default=0)
+        self._scanner = KeywordScanner(self._patterns) if self._patterns else None
+        self.longest = self._scanner.longest if self._scanner else 0
 
     def __len__(self) -> int:
         return len(self._patterns)
 
     def find(self, view: View) -> list[Hit]:
         """Keyword hits in the view after whole-word, edge, allow-list and context rules."""
-        if self._automaton is None or not view.text:
+        if self._scanner is None or not view.text:
             return []
-        text = view.text
         hits: list[Hit] = []
         others: dict[tuple[int, Role], list[tuple[int, int]]] = defaultdict(list)
-        for index, start, end in self._automaton.find_matches_as_indexes(
-                text, overlapping=True):
+        for index, start, end in self._scanner.scan(view.text):
             for term in self._terms[index]:
                 if term.whole_word and not _word_edges(view, start, end):
                     continue
