@@ -255,13 +255,13 @@ class Accounts:
         if not blocked:
             # Passed inputs, the common case: a read without the write lock, and a write
             # only when there is a streak to reset.
-            with self._db.session(readonly=True) as s:
-                row = s.execute(select(User.state, User.consecutive_blocked)
-                                .where(User.id == user_id)).first()
+            row = self._db.read_one(
+                "SELECT state, consecutive_blocked FROM users WHERE id = ?", user_id)
             if row is None:
                 raise UnknownAccount(f"no user {user_id!r}")
-            if row.consecutive_blocked == 0:
-                return AccountState(row.state)
+            state, streak = row
+            if streak == 0:
+                return AccountState(state)
         with self._db.session() as s:
             if not blocked:
                 s.execute(update(User).where(User.id == user_id, User.consecutive_blocked != 0)

@@ -53,23 +53,32 @@ class GovernanceChecks:
         # Imported here: the governance package imports the moderation engine, whose
         # gateway adapter imports this package.
         from synthguard.governance.gate import GovernanceGate
+        from synthguard.governance.rumors import RumorVerdict
 
         self.governance = governance
         self.gate: GovernanceGate = GovernanceGate(governance)
+        self._pass = RumorVerdict("pass", ())
 
     async def before_generation(self, user_id: str, model: str) -> errors.GatewayError | None:
-        refusal = await anyio.to_thread.run_sync(self.gate.before_generation, user_id, model)
+        known, refusal = self.gate.before_generation_cached(user_id, model)
+        if not known:  # the caches cannot tell: ask the database, off the event loop
+            refusal = await anyio.to_thread.run_sync(self.gate.before_generation, user_id,
+                                                     model)
         return gate_error(refusal) if refusal is not None else None
 
     async def before_registration(self) -> GateRefusal | None:
         return await anyio.to_thread.run_sync(self.gate.before_registration)
 
     async def after_output(self, text: str, record_id: str) -> RumorVerdict:
+        if self.governance.rumors.empty_cached():  # nothing to match: no thread needed
+            return self._pass
         return await anyio.to_thread.run_sync(
             partial(self.gate.after_output, text, record_id=record_id))
 
     async def preview(self, text: str) -> RumorVerdict:
         """The verdict on a stream window, not recorded (the end of the stream is)."""
+        if self.governance.rumors.empty_cached():
+            return self._pass
         return await anyio.to_thread.run_sync(
             partial(self.governance.rumors.check, text, subject_kind="output", record=False))
 

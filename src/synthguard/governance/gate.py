@@ -60,6 +60,18 @@ class GovernanceGate:
                                                 for p in pending]})
         return None
 
+    def before_generation_cached(self, user_id: str, model: str
+                                 ) -> tuple[bool, GateRefusal | None]:
+        """`before_generation` from the in-memory caches only, for the event loop:
+        (True, refusal or None) when they answer, (False, None) when the database must
+        be read (call `before_generation` from a thread then)."""
+        known, suspension = self._gov.switches.blocking_generation_cached(model)
+        if not known:
+            return False, None
+        if suspension is not None or not self._gov.policies.cleared_cached(user_id):
+            return False, None  # a refusal is built (and its details read) the slow way
+        return True, None
+
     def before_registration(self) -> GateRefusal | None:
         suspension = self._gov.switches.suspension(SwitchKind.REGISTRATIONS)
         if suspension is None:

@@ -204,6 +204,15 @@ class Policies:
         self._remember(user_id, found)
         return [ref for ref in missing if (ref.kind, ref.version) not in found]
 
+    def cleared_cached(self, user_id: str) -> bool:
+        """True when the caches alone show this user has accepted every current version
+        (no database read); False means `must_accept` has to be asked."""
+        with self._lock:
+            if self._required is None or time.monotonic() - self._required[0] >= self._cache_s:
+                return False
+            known = self._accepted.get(user_id, set())
+            return all((ref.kind, ref.version) in known for ref in self._required[1])
+
     def _required_now(self) -> tuple[PolicyRef, ...]:
         """The current version of each kind, where it requires acceptance (cached)."""
         with self._lock:

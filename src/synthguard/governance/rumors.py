@@ -233,6 +233,13 @@ class RumorLibrary:
                                if k.startswith("subject:")}})
         return lines
 
+    def empty_cached(self) -> bool:
+        """True when the in-memory index is fresh and holds no active claim, so `check`
+        would pass any text without reading the database."""
+        index = self._index
+        return (index is not None and index.samples is None
+                and time.monotonic() - index.built < self._refresh_s)
+
     def reload(self) -> None:
         """Forget the built index; the next check rebuilds it from the database."""
         self._index = None

@@ -120,6 +120,15 @@ class Switches:
         engaged = self._snapshot()
         return engaged.get(SwitchKind.GENERATION.value) or engaged.get(f"model:{model}")
 
+    def blocking_generation_cached(self, model: str) -> tuple[bool, Suspension | None]:
+        """`blocking_generation` from the cache alone: (False, None) when the cache is
+        stale and the database must be read (the gateway then asks from a thread)."""
+        with self._lock:
+            engaged = self._engaged
+            if engaged is None or time.monotonic() - self._loaded >= self._cache_s:
+                return False, None
+        return True, (engaged.get(SwitchKind.GENERATION.value) or engaged.get(f"model:{model}"))
+
     def active(self) -> list[Suspension]:
         return sorted(self._snapshot(fresh=True).values(), key=lambda s: (s.since, s.switch))
 

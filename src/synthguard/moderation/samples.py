@@ -3,8 +3,9 @@
 A spun copy replaces words with synonyms and shuffles clauses, so no keyword survives,
 but most character bigrams of the loose view still do, and a set of bigrams does not
 care about clause order. Each sample is a MinHash signature in a banded LSH index
-(64 bands of 2 rows, each band reduced to one 64-bit key). The text under review is cut into windows of 4 blocks at the block size that fits
-each sample length (a window is 1-2x the sample), every window gets a signature, and
+(64 bands of 2 rows, each band reduced to one 64-bit key). The text under review is cut
+into windows of 4 blocks at the block size that fits each sample length (a window is
+1-2x the sample), every window gets a signature, and
 the LSH candidates are confirmed with the exact overlap coefficient
 |window ∩ sample| / min(|window|, |sample|) of their bigram sets.
 
