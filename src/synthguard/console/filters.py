@@ -19,6 +19,10 @@ STATE_LABELS = {
     "in_review": "核查中 In review", "escalated": "已升级 Escalated",
     "answered": "已答复 Answered", "closed": "已办结 Closed",
 }
+ACCOUNT_STATE_LABELS = {
+    "active": "正常 Active", "warned": "已警告 Warned", "limited": "已限制功能 Limited",
+    "suspended": "已暂停 Suspended", "closed": "已关闭 Closed",
+}
 VERDICT_LABELS = {
     "compliant": "Label present and valid", "noncompliant": "Label present but not valid",
     "not_found": "No AI label found", "inconclusive": "Could not be read",
@@ -77,6 +81,7 @@ def install(env: Environment) -> None:
         "china_time": china_time, "age": age, "markdown": markdown, "category": category,
         "kind": kind, "iso_day": iso_day, "percent": percent,
         "state_label": lambda v: STATE_LABELS.get(v, v),
+        "account_state": lambda v: ACCOUNT_STATE_LABELS.get(v, v),
         "verdict_label": lambda v: VERDICT_LABELS.get(v, v),
     })
     env.globals["category_labels"] = CATEGORY_LABELS

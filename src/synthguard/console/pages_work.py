@@ -24,12 +24,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import FileResponse, Response
 
-from synthguard.accounts import AccountState
+from synthguard.accounts import AccountState, UnknownAccount, UserInfo
 from synthguard.console import queries
-from synthguard.console.services import console_services
+from synthguard.console.services import ConsoleServices, console_services
 from synthguard.console.web import ConsoleRoute, SignedIn, render, require, see_other
 from synthguard.governance.auth import Role
-from synthguard.governance.complaint_views import EnforcementOrder
+from synthguard.governance.complaint_views import Complaint, EnforcementOrder
 from synthguard.governance.errors import invalid, not_found
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -100,9 +100,21 @@ def complaints(request: Request, who: HandlerReader) -> Response:
 @router.get("/complaints/{complaint_id}")
 def complaint(request: Request, complaint_id: str, who: HandlerReader, ok: Done = None
               ) -> Response:
-    found = console_services(request).governance.complaints.get(complaint_id)
+    services = console_services(request)
+    found = services.governance.complaints.get(complaint_id)
     return render(request, "console/complaint.html", {
-        "c": found, "notice": _notice(ok), "states": [s.value for s in AccountState]})
+        "c": found, "notice": _notice(ok), "states": [s.value for s in AccountState],
+        "appellant": _appellant(services, found)})
+
+
+def _appellant(services: ConsoleServices, found: Complaint) -> UserInfo | None:
+    """The account an appeal comes from, with the actions it appeals against."""
+    if found.kind != "appeal" or not found.reporter_user_id:
+        return None
+    try:
+        return services.accounts.describe_user(found.reporter_user_id)
+    except UnknownAccount:
+        return None
 
 
 @router.get("/complaints/{complaint_id}/evidence/{evidence_id}")
@@ -137,15 +149,22 @@ def answer(request: Request, complaint_id: str, who: Handler,
            answer: Annotated[str, Form(min_length=1, max_length=5000)],
            enforce_user: Annotated[str, Form(max_length=32)] = "",
            enforce_state: Annotated[AccountState | Literal[""], Form()] = "",
-           enforce_reason: Annotated[str, Form(max_length=400)] = "") -> Response:
+           enforce_reason: Annotated[str, Form(max_length=400)] = "",
+           restore: Annotated[bool, Form()] = False) -> Response:
+    desk = console_services(request).governance.complaints
     orders = []
+    if restore:  # an upheld appeal lifts the action: the appealing account is active again
+        appealed = desk.get(complaint_id)
+        if appealed.kind != "appeal" or not appealed.reporter_user_id:
+            raise invalid("only an appeal restores the account it comes from")
+        orders.append(EnforcementOrder(appealed.reporter_user_id, AccountState.ACTIVE,
+                                       "appeal upheld: the action is lifted"))
     if enforce_user.strip():
         if not enforce_state or not enforce_reason.strip():
             raise invalid("enforcement needs the account state and a reason")
         orders.append(EnforcementOrder(enforce_user.strip(), AccountState(enforce_state),
                                        enforce_reason.strip()))
-    console_services(request).governance.complaints.answer(
-        complaint_id, decision, answer, actor=who.name, enforcement=orders)
+    desk.answer(complaint_id, decision, answer, actor=who.name, enforcement=orders)
     return see_other(f"/console/complaints/{complaint_id}?ok=answered")
 
 

@@ -22,10 +22,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from starlette.responses import Response
 
+from synthguard.console.account import account_router
 from synthguard.console.checkfile import check_file
 from synthguard.console.services import console_services
+from synthguard.console.submissions import file_submission
 from synthguard.console.web import ConsoleRoute, check_csrf, render, static_file
-from synthguard.governance.complaint_views import Submission
+from synthguard.governance.complaint_views import Category, Submission
 from synthguard.governance.errors import GovernanceError, invalid
 from synthguard.governance.flow import CATEGORY_LABELS
 from synthguard.governance.policies import PolicyKind
@@ -35,8 +37,6 @@ public_router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 CHECKS_PER_MINUTE = 10
 TARGET_KINDS = {"content_id": "内容编号 Content id", "produce_id": "ProduceID (from the label)",
                 "url": "网址 URL", "account": "账号 Account"}
-Category = Literal["illegal_content", "missing_ai_label", "face_voice_without_consent",
-                   "portrait_reputation_privacy", "rumor", "personal_information", "other"]
 Csrf = Annotated[None, Depends(check_csrf)]
 
 
@@ -71,28 +71,10 @@ async def report(request: Request, _: Csrf,
                  declared_true: Annotated[bool, Form()] = False,
                  contact: Annotated[str, Form(max_length=200)] = "",
                  evidence: Annotated[list[UploadFile] | None, File()] = None) -> Response:
-    gov = console_services(request).governance
-    limits = gov.settings.complaints
-    files = [f for f in evidence or [] if f.filename]
-    if len(files) > limits.max_evidence_files:
-        raise invalid(f"at most {limits.max_evidence_files} evidence files", "too_many_files")
-    rate_limit(request, "submit", limits.submissions_per_minute)
     submission = Submission(kind=kind, category=category, target_kind=target_kind,
                             target=target, description=description,
                             declared_true=declared_true, contact=contact.strip() or None)
-    receipt = await in_thread(gov.complaints.submit, submission)
-    added, problems = [], []
-    for upload in files:
-        rate_limit(request, "evidence", limits.submissions_per_minute * max(
-            1, limits.max_evidence_files))
-        data = await upload.read()
-        try:
-            added.append(await in_thread(gov.complaints.add_evidence, receipt.code,
-                                         upload.filename or "evidence", data))
-        except GovernanceError as exc:  # the report stands; say what happened to the file
-            problems.append(f"{upload.filename}: {exc}")
-    return render(request, "receipt.html", {"receipt": receipt, "evidence": added,
-                                            "problems": problems}, status=201)
+    return await file_submission(request, submission, evidence)
 
 
 @public_router.get("/report/status")
@@ -167,3 +149,6 @@ def filings(request: Request) -> Response:
 @public_router.get("/static/console/{name}")
 def static(name: str) -> Response:
     return static_file(name)
+
+
+public_router.include_router(account_router)

@@ -7,6 +7,11 @@ HttpOnly, SameSite=Lax, Secure when the request came over https, valid for
 operator, changing roles, or bumping the epoch (sign-out, password change) applies to
 the next request.
 
+Account cookie `sg_account` = `<user id>.<key id>.<issued unix time>.<mac>`: a user of
+the service signed in on the public pages with one of their API keys (to appeal
+against our action on their account). Same flags, valid for `ACCOUNT_MAX_AGE_S`; the
+key is looked up on every request, so revoking it ends the session.
+
 CSRF: every visitor gets a random `sg_csrf` cookie (HttpOnly, SameSite=Lax); forms
 carry `csrf_token` = HMAC(csrf key, cookie value) and every POST, public or console,
 must present it (form field, or the `X-CSRF-Token` header for scripts). A new value is
@@ -36,10 +41,12 @@ from synthguard.console.operators import OperatorInfo, Operators
 from synthguard.governance.auth import Operator, OperatorAuthenticator
 
 SESSION_COOKIE = "sg_console"
+ACCOUNT_COOKIE = "sg_account"
 CSRF_COOKIE = "sg_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_MAX_AGE_S = 12 * 3600
+ACCOUNT_MAX_AGE_S = 2 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_COOKIE = 256
 
@@ -59,33 +66,73 @@ class SessionClaim:
     issued_at: int
 
 
-class SessionCodec:
-    def __init__(self, secret: bytes, *, clock: Callable[[], float] = time.time,
-                 max_age_s: int = SESSION_MAX_AGE_S) -> None:
-        self._session_key = _derive(secret, "synthguard console session v1")
-        self._csrf_key = _derive(secret, "synthguard console csrf v1")
+@dataclass(frozen=True)
+class AccountClaim:
+    user_id: str
+    key_id: str
+    issued_at: int
+
+
+class _Signed:
+    """`<part>.<part>.<issued unix time>.<mac>` values under a key of their own."""
+
+    def __init__(self, secret: bytes, purpose: str, clock: Callable[[], float],
+                 max_age_s: int) -> None:
+        self._key = _derive(secret, purpose)
         self._clock = clock
         self.max_age_s = max_age_s
 
-    def issue(self, operator: OperatorInfo) -> str:
-        payload = f"{operator.id}.{operator.session_epoch}.{int(self._clock())}"
-        return f"{payload}.{self._mac(payload)}"
+    def issue(self, first: str, second: str) -> str:
+        payload = f"{first}.{second}.{int(self._clock())}"
+        return f"{payload}.{self.mac(payload)}"
 
-    def read(self, value: str | None) -> SessionClaim | None:
-        """The claim of a well-formed, genuine, unexpired cookie value, else None."""
+    def read(self, value: str | None) -> tuple[str, str, int] | None:
+        """The parts of a well-formed, genuine, unexpired value, else None."""
         if not value or len(value) > MAX_COOKIE:
             return None
         payload, _, mac = value.rpartition(".")
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        if not hmac.compare_digest(mac, self.mac(payload)):
             return None
         parts = payload.split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        if len(parts) != 3 or not parts[2].isdigit():
             return None
-        operator_id, epoch, issued = parts
-        age = self._clock() - int(issued)
+        age = self._clock() - int(parts[2])
         if not -60 <= age <= self.max_age_s:  # a minute of clock skew between workers
             return None
-        return SessionClaim(operator_id, int(epoch), int(issued))
+        return parts[0], parts[1], int(parts[2])
+
+    def mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode("ascii", "replace"),
+                             hashlib.sha256).digest())
+
+
+class SessionCodec:
+    def __init__(self, secret: bytes, *, clock: Callable[[], float] = time.time,
+                 max_age_s: int = SESSION_MAX_AGE_S,
+                 account_max_age_s: int = ACCOUNT_MAX_AGE_S) -> None:
+        self._sessions = _Signed(secret, "synthguard console session v1", clock, max_age_s)
+        self._accounts = _Signed(secret, "synthguard account session v1", clock,
+                                 account_max_age_s)
+        self._csrf_key = _derive(secret, "synthguard console csrf v1")
+        self.max_age_s = max_age_s
+        self.account_max_age_s = account_max_age_s
+
+    def issue(self, operator: OperatorInfo) -> str:
+        return self._sessions.issue(operator.id, str(operator.session_epoch))
+
+    def read(self, value: str | None) -> SessionClaim | None:
+        """The claim of a well-formed, genuine, unexpired cookie value, else None."""
+        parts = self._sessions.read(value)
+        if parts is None or not parts[1].isdigit():
+            return None
+        return SessionClaim(parts[0], int(parts[1]), parts[2])
+
+    def issue_account(self, user_id: str, key_id: str) -> str:
+        return self._accounts.issue(user_id, key_id)
+
+    def read_account(self, value: str | None) -> AccountClaim | None:
+        parts = self._accounts.read(value)
+        return None if parts is None else AccountClaim(*parts)
 
     def csrf_token(self, cookie_value: str) -> str:
         return _b64(hmac.new(self._csrf_key, cookie_value.encode("ascii", "replace"),
@@ -97,9 +144,6 @@ class SessionCodec:
         return hmac.compare_digest(token.encode("ascii", "replace"),
                                    self.csrf_token(cookie_value).encode("ascii"))
 
-    def _mac(self, payload: str) -> str:
-        return _b64(hmac.new(self._session_key, payload.encode("ascii", "replace"),
-                             hashlib.sha256).digest())
 
 
 def new_csrf_value() -> str:
@@ -117,6 +161,16 @@ def set_session(response: Response, request: Request, value: str, max_age_s: int
 
 def clear_session(response: Response, request: Request) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, secure=secure(request),
+                           samesite="lax")
+
+
+def set_account(response: Response, request: Request, value: str, max_age_s: int) -> None:
+    response.set_cookie(ACCOUNT_COOKIE, value, max_age=max_age_s, httponly=True,
+                        secure=secure(request), samesite="lax", path="/")
+
+
+def clear_account(response: Response, request: Request) -> None:
+    response.delete_cookie(ACCOUNT_COOKIE, path="/", httponly=True, secure=secure(request),
                            samesite="lax")
 
 

@@ -3,10 +3,11 @@ HTML pages), template rendering with the CSRF token and the filing footer, the r
 dependency, and the static files.
 
 `ConsoleRoute` wraps the whole request, dependency resolution included (a router cannot
-install exception handlers on the app that mounts it): a refused sign-in becomes a
-redirect to the sign-in page (GET) or a 401 page, a `GovernanceError` its status, a
-validation error a 422 naming the field (never echoing input), a refused account or
-queue step 409, anything else a 500 whose log line names only the exception type.
+install exception handlers on the app that mounts it): a missing sign-in becomes a
+redirect to the sign-in page (GET; the console's or the account's) or a 401 page, a
+`GovernanceError` its status, a validation error a 422 naming the field (never echoing
+input), a refused account or queue step 409, anything else a 500 whose log line names
+only the exception type.
 Error pages carry `X-SynthGuard-Error: <code>`. Request bodies are cut off at
 `body_limit` bytes, declared or streamed.
 """
@@ -91,7 +92,11 @@ templates.globals["console_nav"] = (  # (path, label, roles that see it)
 
 
 class NotSignedIn(Exception):
-    """No valid console session."""
+    """No valid session: a GET is sent to `login` (the console's or the account's)."""
+
+    def __init__(self, login: str = "/console/login") -> None:
+        super().__init__("sign in first")
+        self.login = login
 
 
 class BodyTooLarge(Exception):
@@ -162,7 +167,7 @@ async def _failure(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NotSignedIn):
         if request.method in SAFE_METHODS:
             target = quote(request.url.path, safe="/")
-            return RedirectResponse(f"/console/login?next={target}", 303)
+            return RedirectResponse(f"{exc.login}?next={target}", 303)
         return await error_page(request, 401, "unauthenticated", "sign in first")
     if isinstance(exc, BodyTooLarge):
         return await error_page(request, 413, "request_too_large", str(exc))

@@ -161,6 +161,15 @@ class ComplaintDesk:
             row = self._by_receipt(s, receipt_code)
             return public_status(row, self._evidence_rows(s, row.id), self._events(s, row.id))
 
+    def filed_by(self, user_id: str, *, limit: int = 50) -> list[PublicStatus]:
+        """What a signed-in account filed (its appeals, reports made with its key), newest
+        first, as the holder of the receipt code sees it."""
+        with self._db.session(readonly=True) as s:
+            rows = s.scalars(select(ComplaintRow).where(ComplaintRow.reporter_user_id == user_id)
+                             .order_by(ComplaintRow.received_at.desc()).limit(limit)).all()
+            return [public_status(r, self._evidence_rows(s, r.id), self._events(s, r.id))
+                    for r in rows]
+
     def add_evidence(self, receipt_code: str, filename: str, data: bytes) -> Evidence:
         """Attach a file to the complaint a receipt code names (type/size-checked, scanned)."""
         with self._db.session(readonly=True) as s:
