@@ -14,9 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import synthguard.console
+from synthguard.accounts import AccountState
 from tests.console import seed
 from tests.console.conftest import Console, signed_in
 from tests.console.seed import REPORT
+from tests.console.test_account import account_sign_in
 
 CSS = Path(synthguard.console.__file__).parent / "static" / "console.css"
 # Every foreground/background pair the rules put together, and the ratio it needs:
@@ -29,7 +31,7 @@ PAIRS = {
 }
 NOT_TEXT = {"border"}  # separators only; never the only cue
 PUBLIC = ("/", "/report", "/report/status", "/check", "/policies", "/process", "/filings",
-          "/console/login")
+          "/account/login", "/console/login")
 CONSOLE = ("/console/", "/console/review", "/console/complaints", "/console/users",
            "/console/consents", "/console/library", "/console/registries", "/console/rumors",
            "/console/policies", "/console/exports", "/console/audit", "/console/switches",
@@ -135,6 +137,13 @@ def test_every_page_labels_its_controls(client: TestClient, console: Console,
     receipt = console.gov.complaints.submit(REPORT)
     assert receipt.code
     [complaint] = console.gov.complaints.queue()
+    _, key = console.accounts.issue_key(user_id)
+    console.accounts.set_state(user_id, AccountState.WARNED, "test", "admin")
+    account_sign_in(client, key)
+    for path in ("/account", "/account/appeal"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        check_page(answer.text, path)
     signed_in(client, console, "admin", name="lead")
     for path in (*CONSOLE, f"/console/complaints/{complaint.id}", f"/console/users/{user_id}"):
         answer = client.get(path)

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from synthguard.console.app import create_console_app
+from synthguard.console.public import CHECKS_PER_MINUTE
 from synthguard.governance.service import Governance
 from synthguard.watermark import KeyRing, WatermarkKey, watermark_file
 from tests.console import seed
@@ -22,7 +23,7 @@ from tests.governance.conftest import governance_settings
 from tests.watermark.corpus import photo
 
 PUBLIC_PAGES = ("/", "/report", "/report/status", "/check", "/policies", "/process",
-                "/filings", "/console/login")
+                "/filings", "/account/login", "/console/login")
 RECEIPT = re.compile(r"data-receipt>([^<]+)<")
 
 
@@ -100,6 +101,27 @@ def test_the_report_form_is_rate_limited(client: TestClient, console: Console) -
     refused = client.post("/report", data=report_form(token))
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     assert len(console.gov.complaints.find()) == per_minute
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_follow_up_and_check_forms_are_rate_limited(client: TestClient,
+                                                        console: Console) -> None:
+    token = csrf_token(client, "/report/status")
+    lookups = console.gov.settings.complaints.status_lookups_per_minute
+    for _ in range(lookups):
+        answer = client.post("/report/status", data={"csrf_token": token,
+                                                     "receipt_code": "SG-0000-0000-0000"})
+        assert answer.status_code == 404
+    refused = client.post("/report/status", data={"csrf_token": token,
+                                                  "receipt_code": "SG-0000-0000-0000"})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    upload = {"file": ("a.txt", b"plain text", "text/plain")}
+    for _ in range(CHECKS_PER_MINUTE):
+        assert client.post("/check", data={"csrf_token": token}, files=upload
+                           ).status_code == 200
+    refused = client.post("/check", data={"csrf_token": token}, files=upload)
+    assert refused.status_code == 429 and refused.headers["x-synthguard-error"] == \
+        "too_many_requests"
 
 
 def test_check_a_file_reads_the_label(client: TestClient, tmp_path: Path) -> None:
@@ -180,11 +202,21 @@ def test_every_public_page_shows_the_filing(client: TestClient, console: Console
         "SynthGuard 生成合成算法", "生成合成类", ["synthguard-demo"], actor="admin",
         filing_number="网信算备110108000000001230011号",
         public_info_url="https://beian.example.cn/alg/1", filed_on=date(2025, 6, 1))
-    for path in PUBLIC_PAGES:
-        page = client.get(path)
-        assert page.status_code == 200, path
-        assert "网信算备110108000000001230011号" in page.text, path
-        assert 'href="https://beian.example.cn/alg/1"' in page.text, path
+    token = csrf_token(client, "/report")
+    answers = [client.get(path) for path in PUBLIC_PAGES]
+    assert all(a.status_code == 200 for a in answers)
+    answers += [  # what the forms answer, and an error page
+        client.post("/report", data=report_form(token)),
+        client.post("/report/status", data={"csrf_token": token, "receipt_code": "SG-X"}),
+        client.post("/check", data={"csrf_token": token},
+                    files={"file": ("a.txt", b"plain text", "text/plain")}),
+        client.get("/policies/service_agreement"), client.get("/no/such/page/x")]
+    for answer in answers:
+        if answer.status_code == 404 and "content-security-policy" not in answer.headers:
+            continue  # the app's own 404 for unknown paths (JSON, no footer)
+        assert "网信算备110108000000001230011号" in answer.text, answer.url
+        assert 'href="https://beian.example.cn/alg/1"' in answer.text, answer.url
+    assert len(answers) >= len(PUBLIC_PAGES) + 4
 
 
 def test_the_process_page_follows_the_configuration(client: TestClient,
