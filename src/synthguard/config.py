@@ -29,6 +29,26 @@ category = "violence"
 pattern = "..."
 regex = false
 ```
+
+Content protection (`labels.protect`: watermark, signed labels, C2PA) is read by the
+gateway, the `label`/`mark`/`inspect` commands and `synthguard.label()`. Keys are named
+by file (or given by environment variable), never written in this file:
+
+```toml
+watermark = "auto"                 # auto | require | off
+watermark_strength = 1.0
+watermark_keys_file = "/etc/synthguard/watermark-keys.toml"  # id = "hex" lines, first marks
+signing_key_file = "/etc/synthguard/sm2.key"   # SM2 private key: 64 hex digits or OpenSSL PEM
+trusted_keys = ["3059301306…"]     # SM2 public keys that inspection pins (SPKI DER hex)
+c2pa_cert_file = "/etc/synthguard/c2pa-chain.pem"   # leaf first
+c2pa_key_file = "/etc/synthguard/c2pa-key.pem"
+c2pa_alg = "es256"
+c2pa_trust_anchors_file = "/etc/synthguard/c2pa-anchors.pem"
+```
+
+`SYNTHGUARD_WATERMARK_KEYS` ("ID:HEX,ID:HEX", the first marks new content) and
+`SYNTHGUARD_SIGNING_KEY` (hex) give the keys themselves and win over the files;
+`SYNTHGUARD_TRUSTED_KEYS` is a comma-separated list.
 """
 
 from __future__ import annotations
@@ -50,6 +70,7 @@ from synthguard.errors import SynthGuardError
 from synthguard.explicit.text import Position
 from synthguard.explicit.wording import DEFAULT_ZH, NoticeError, check_notice
 from synthguard.labels.aigc import provider_code_problem
+from synthguard.labels.protect import Protection, WatermarkMode
 
 ENV_PREFIX = "SYNTHGUARD_"
 DEFAULT_DATABASE_URL = "sqlite:///var/synthguard.db"
@@ -128,6 +149,8 @@ class Config:
     # The feature library (.jsonl or .csv, docs/feature-library.md) the gateway's
     # moderation engine reviews with; None: the starter library shipped in the package.
     moderation_library: Path | None = None
+    # Watermark keys, signing key and C2PA credentials for image and audio outputs.
+    protection: Protection = field(default_factory=Protection)
     demo: bool = False
 
     def __post_init__(self) -> None:
@@ -181,6 +204,7 @@ class Config:
             "moderation_library": _optional_path(source.get("moderation_library", _as_str, "")),
             "review_rules": tuple(_review_rule(r, source.where("review_rules"))
                                   for r in source.table_list("review_rules")),
+            "protection": _protection(source),
         }
         backends = source.tables("backends")
         if backends:
@@ -189,9 +213,101 @@ class Config:
         return cls(**values)
 
 
+_PROTECTION_KEYS = {"watermark", "watermark_strength", "watermark_keys_file",
+                    "signing_key_file", "trusted_keys", "c2pa_cert_file", "c2pa_key_file",
+                    "c2pa_alg", "c2pa_trust_anchors_file"}
 _KNOWN_KEYS = {"database_url", "secret_file", "producer_code", "notice", "notice_position",
                "review_window_chars", "block_consecutive", "block_per_day", "demo",
-               "backends", "review_rules", "moderation_library"}
+               "backends", "review_rules", "moderation_library", *_PROTECTION_KEYS}
+
+
+def load_protection(path: Path | None = None, env: Mapping[str, str] = os.environ
+                    ) -> Protection:
+    """Only the content-protection settings of the configuration (`path`, else
+    `$SYNTHGUARD_CONFIG`, then the environment): what `label`, `mark` and `inspect`
+    need, without the server secret or a database. With nothing configured, an empty
+    `Protection` (the label alone)."""
+    if path is None and env.get(ENV_PREFIX + "CONFIG"):
+        path = Path(env[ENV_PREFIX + "CONFIG"])
+    return _protection(_Source(_read_toml(path) if path else {}, env,
+                               str(path) if path else ""))
+
+
+def _protection(source: _Source) -> Protection:
+    from synthguard.labels.c2pa import C2paCredentials
+    from synthguard.labels.security import SigningKey, parse_public_key
+    from synthguard.watermark.keys import KeyRing
+
+    try:
+        keys_env = source.env.get(ENV_PREFIX + "WATERMARK_KEYS", "").strip()
+        keys_file = source.get("watermark_keys_file", _as_str, "")
+        ring = None
+        if keys_env:
+            ring = KeyRing.from_config(_key_pairs(keys_env, ENV_PREFIX + "WATERMARK_KEYS"))
+        elif keys_file:
+            ring = KeyRing.from_config(cast(dict[str | int, str],
+                                            _read_toml(_key_file(Path(keys_file)))))
+        signing_env = source.env.get(ENV_PREFIX + "SIGNING_KEY", "").strip()
+        signing_file = source.get("signing_key_file", _as_str, "")
+        signing = None
+        if signing_env:
+            signing = SigningKey.from_hex(signing_env)
+        elif signing_file:
+            signing = SigningKey.from_bytes(_read_bytes(_key_file(Path(signing_file))))
+        no_keys: list[str] = []
+        trusted = source.get("trusted_keys", _as_str_list, no_keys)
+        for key in trusted:
+            parse_public_key(key)
+        cert, key_pem = (source.get(k, _as_str, "") for k in ("c2pa_cert_file", "c2pa_key_file"))
+        credentials = None
+        if bool(cert) != bool(key_pem):
+            raise ConfigError("c2pa_cert_file and c2pa_key_file go together")
+        if cert:
+            credentials = C2paCredentials(_read_bytes(Path(cert)),
+                                          _read_bytes(_key_file(Path(key_pem))),
+                                          alg=source.get("c2pa_alg", _as_str, "es256"))
+        anchors_file = source.get("c2pa_trust_anchors_file", _as_str, "")
+        return Protection(
+            watermark_keys=ring,
+            watermark=cast(WatermarkMode, source.get("watermark", _as_str, "auto")),
+            strength=source.get("watermark_strength", _as_float, 1.0),
+            signing_key=signing, c2pa=credentials,
+            c2pa_trust_anchors=_read_bytes(Path(anchors_file)) if anchors_file else None,
+            trusted_keys=tuple(trusted))
+    except ConfigError:
+        raise
+    except SynthGuardError as exc:
+        where = source.file or "configuration"
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _key_pairs(text: str, where: str) -> dict[str | int, str]:
+    """"ID:HEX,ID:HEX" as the {id: hex} mapping KeyRing.from_config reads, in order."""
+    pairs: dict[str | int, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key_id, sep, secret = item.partition(":")
+        if not sep:
+            raise ConfigError(f"{where}: expected ID:HEX pairs separated by commas")
+        pairs[key_id.strip()] = secret.strip()
+    return pairs
+
+
+def _key_file(path: Path) -> Path:
+    """A file holding a private key: it must exist, and should be private."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read key file: {exc.strerror or exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("key file is readable by other users", extra={"path": str(path)})
+    return path
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 class _Source:
@@ -244,6 +360,8 @@ def _from_env(text: str, convert: Callable[[Any, str], Any]) -> Any:
             return int(text.strip())
         except ValueError:
             return text
+    if convert is _as_str_list:
+        return [part.strip() for part in text.split(",") if part.strip()]
     if convert is _as_bool:
         word = text.strip().lower()
         return {"1": True, "true": True, "yes": True, "0": False, "false": False,
@@ -267,6 +385,12 @@ def _as_float(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: expected a number")
     return float(value)
+
+
+def _as_str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return value
 
 
 def _optional_path(text: str) -> Path | None:

@@ -29,7 +29,8 @@ from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.explicit.audio_io import AudioInput, carrier_format, splice, verify_output
 from synthguard.explicit.wording import NoticeError
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.api import inspect, publish
+from synthguard.labels.api import Report, inspect, publish
+from synthguard.labels.protect import Protection
 
 Prompt = Literal["rhythm", "voice", "both"]
 Position = Literal["start", "end", "both"]
@@ -131,6 +132,7 @@ class AudioMarkResult:
     content_start_s: float  # where the original content begins in the output
     content_s: float
     labeled: bool
+    report: Report | None = None  # the labeled output, read back (watermark, signature ...)
 
 
 def _mono(frame: av.AudioFrame) -> NDArray[np.float64]:
@@ -187,10 +189,12 @@ def mark_audio(
     rhythm: Rhythm = Rhythm(),
     voice_clip: str | os.PathLike[str] | None = None,
     label: AIGCLabel | None = None,
+    protection: Protection | None = None,
 ) -> AudioMarkResult:
     """Add the audible notice to `src` and write to `dst` (in place if None), in the same
     format, codec, sample rate and channels; then write the implicit `label` (or keep the
-    input's compliant label when `label` is None). On any error no output is left."""
+    input's compliant label when `label` is None), with what `protection` adds to it
+    (watermark, signature, C2PA; `labels.protect`). On any error no output is left."""
     if prompt not in PROMPTS:
         raise NoticeError(f"prompt {prompt!r} is not one of {', '.join(PROMPTS)}")
     if position not in POSITIONS:
@@ -204,7 +208,7 @@ def mark_audio(
         raise NoticeError(f"{clip}: voice notice clip not found")
     fmt = carrier_format(s)
     if label is None:
-        label = inspect(s).label
+        label = inspect(s, integrity=False).label
     with AudioInput(s, fmt) as inp:
         rate = inp.shape.rate
         block = prompt_signal(prompt, rate, rhythm, clip)
@@ -215,7 +219,8 @@ def mark_audio(
         tail = np.concatenate([gap, block]) if at_end else np.zeros(0)
         with atomic_output(d, mode_from=s) as (out, tmp):
             spliced = splice(inp, out, head, tail)
-    publish(tmp, d, label, check=lambda: verify_output(tmp, d, inp.shape))
+    report = publish(tmp, d, label, check=lambda: verify_output(tmp, d, inp.shape),
+                     protection=protection, source=s)
     spans = []
     if at_start:
         spans.append((len(head) - len(gap) - len(block), len(head) - len(gap)))
@@ -225,4 +230,4 @@ def mark_audio(
     return AudioMarkResult(str(d), fmt, inp.encoder, rate, inp.shape.channels,
                            tuple((a / rate, b / rate) for a, b in spans),
                            spliced.content_start / rate, spliced.content / rate,
-                           label is not None)
+                           label is not None, report)

@@ -22,7 +22,8 @@ from synthguard._atomic import atomic_output
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.explicit.wording import DEFAULT_ZH, NoticeError, check_notice
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.api import publish
+from synthguard.labels.api import Report, publish
+from synthguard.labels.protect import Protection
 
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right", "top", "bottom"]
 POSITIONS: tuple[Position, ...] = ("top-left", "top-right", "bottom-left", "bottom-right",
@@ -52,6 +53,7 @@ class MarkResult:
     frames: int
     layout: Layout
     labeled: bool
+    report: Report | None = None  # the labeled output, read back (watermark, signature ...)
 
 
 @cache
@@ -255,9 +257,11 @@ def mark_image(
     position: Position = "bottom-right",
     font_path: Path = FONT_PATH,
     label: AIGCLabel | None = None,
+    protection: Protection | None = None,
 ) -> MarkResult:
     """Draw the notice on `src` (every frame) and write to `dst` (in place if None), in the
-    same format, size and mode; then write the implicit `label` if one is given."""
+    same format, size and mode; then write the implicit `label` if one is given, with
+    what `protection` adds to it (watermark, signature, C2PA; `labels.protect`)."""
     notice = check_notice(notice)
     if position not in POSITIONS:
         raise NoticeError(f"position {position!r} is not one of {', '.join(POSITIONS)}")
@@ -289,5 +293,5 @@ def mark_image(
             opts["disposal"] = 2
     with atomic_output(d, mode_from=s if s.exists() else None) as (out, tmp):
         frames[0].save(out, format=fmt, **opts)
-    publish(tmp, d, label)
-    return MarkResult(str(d), fmt, len(frames), lay, label is not None)
+    report = publish(tmp, d, label, protection=protection, source=s)
+    return MarkResult(str(d), fmt, len(frames), lay, label is not None, report)

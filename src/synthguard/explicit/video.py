@@ -34,7 +34,8 @@ from synthguard.explicit.image import FONT_PATH, POSITIONS, Layout, Position, ch
 from synthguard.explicit.video_overlay import Compositor, Marks, layout
 from synthguard.explicit.wording import DEFAULT_ZH, NoticeError, check_notice
 from synthguard.labels.aigc import AIGCLabel
-from synthguard.labels.api import inspect, publish
+from synthguard.labels.api import Report, inspect, publish
+from synthguard.labels.protect import Protection
 
 MIN_OPENING_SECONDS = 2.0  # GB 45438 §5.4: shown for at least 2 s
 DEFAULT_OPENING_SECONDS = 3.0  # a margin over the minimum for players that skip the start
@@ -84,6 +85,7 @@ class VideoMarkResult:
     persistent_layout: Layout | None
     copied_streams: int  # audio, subtitle, attachment ... streams copied packet for packet
     label: AIGCLabel | None  # the implicit label written (given, or carried over from src)
+    report: Report | None = None  # the labeled output, read back (signature, C2PA ...)
 
 
 class _Probe(NamedTuple):
@@ -356,12 +358,14 @@ def mark_video(
     font_path: Path = FONT_PATH,
     encoder_options: dict[str, str] | None = None,
     label: AIGCLabel | None = None,
+    protection: Protection | None = None,
 ) -> VideoMarkResult:
     """Draw the notice on the opening `opening_seconds` of `src` (and, if `persistent`, a
     short mark on every later frame) and write to `dst` (in place if None) in the same
     container and codec family; then write the implicit `label`, or carry over the
     source's own compliant label when none is given. `encoder_options` override the
-    encoder's defaults (e.g. {"preset": "veryfast"} for libx264)."""
+    encoder's defaults (e.g. {"preset": "veryfast"} for libx264). `protection` adds the
+    signed label and C2PA manifest (`labels.protect`; video takes no watermark)."""
     notice = check_notice(notice)
     mark_notice = check_notice(persistent_notice) if persistent else None
     mark_position = persistent_position or position
@@ -381,9 +385,12 @@ def mark_video(
     mark = layout(probe.size, mark_notice, mark_position, font_path) if mark_notice else None
     marks = Marks(probe.size, probe.rotation, opening, opening_seconds, mark, font_path)
     if label is None:
-        label = inspect(s).label  # keep the producer's implicit label through the re-encode
+        # Keep the producer's implicit label through the re-encode.
+        label = inspect(s, integrity=False).label
     with atomic_output(d, mode_from=s) as (out, tmp):
         encoder, done, copied = _write(s, out, probe, marks, encoder_options)
-    publish(tmp, d, label, check=lambda: _verify(tmp, done.frames))
+    report = publish(tmp, d, label, check=lambda: _verify(tmp, done.frames),
+                     protection=protection, source=s)
     return VideoMarkResult(str(d), probe.muxer, encoder, done.frames, done.marked,
-                           opening_seconds, marks.opening, marks.persistent, copied, label)
+                           opening_seconds, marks.opening, marks.persistent, copied,
+                           report.label if report is not None else label, report)
