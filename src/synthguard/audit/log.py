@@ -28,6 +28,7 @@ from synthguard.audit.groupcommit import GroupCommit
 from synthguard.audit.merkle import Node
 from synthguard.audit.models import AuditHead, AuditLeaf, AuditNode
 from synthguard.store.db import Database
+from synthguard.store.types import driver_datetime
 
 DEFAULT_RETENTION = timedelta(days=180)
 # A gap in request-record sequence numbers is either a transaction still in flight
@@ -136,16 +137,11 @@ def _insert(session: Session, leaves: list[tuple[int, str, datetime, str]], logg
     connection = session.connection()
     on_sqlite = connection.dialect.name == "sqlite"
     mark = "?" if on_sqlite else "%s"
-
-    def stored(moment: datetime) -> datetime | str:
-        utc = moment.astimezone(UTC)
-        return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if on_sqlite else utc
-
-    logged = stored(logged_at)
+    logged = driver_datetime(logged_at, on_sqlite)
     connection.exec_driver_sql(
         "INSERT INTO audit_leaves (idx, record_id, created_at, logged_at, entry) "
         f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
-        [(idx, record_id, stored(created), logged, entry)
+        [(idx, record_id, driver_datetime(created, on_sqlite), logged, entry)
          for idx, record_id, created, entry in leaves])
     connection.exec_driver_sql(
         f"INSERT INTO audit_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})", nodes)

@@ -40,3 +40,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 def sequence_type() -> TypeEngine[int]:
     """64-bit auto-increment key; on SQLite it must be exactly INTEGER to alias the rowid."""
     return BigInteger().with_variant(Integer(), "sqlite")
+
+
+def driver_datetime(moment: datetime, on_sqlite: bool) -> datetime | str:
+    """`moment` as `UTCDateTime` hands it to the driver, for the few hot inserts that
+    bypass SQLAlchemy's bind processing: naive UTC text in SQLite's DATETIME format,
+    aware UTC for PostgreSQL."""
+    utc = moment.astimezone(UTC)
+    return utc.replace(tzinfo=None).isoformat(" ", "microseconds") if on_sqlite else utc
