@@ -157,3 +157,24 @@ def test_account_sign_in_is_rate_limited(client: TestClient, console: Console) -
     _, key = user_with_key(console)
     limited = client.post("/account/login", data={"csrf_token": token, "api_key": key})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+
+
+def test_policies_are_accepted_on_the_account_page(client: TestClient,
+                                                   console: Console) -> None:
+    user_id, key = user_with_key(console)
+    console.gov.policies.publish("platform_conventions", "平台公约", "# 平台公约", actor="admin")
+    account_sign_in(client, key)
+    page = client.get("/account").text
+    assert 'data-pending="platform_conventions"' in page
+    token = csrf_token(client, "/account")
+    stale = client.post("/account/policies/platform_conventions/accept",
+                        data={"csrf_token": token, "version": "2"})
+    assert stale.status_code == 409
+    done = client.post("/account/policies/platform_conventions/accept",
+                       data={"csrf_token": token, "version": "1"})
+    assert done.status_code == 200 and "Your acceptance is recorded." in done.text
+    assert 'data-pending=' not in done.text
+    assert console.gov.policies.must_accept(user_id) == []
+    [accepted] = console.gov.policies.acceptances(user_id)
+    assert (accepted.kind, accepted.version, accepted.channel) == ("platform_conventions",
+                                                                   1, "web")

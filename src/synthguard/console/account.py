@@ -13,13 +13,15 @@ console's queue with the account's history and may lift the action in the answer
 | --- | --- |
 | GET, POST /account/login | sign in with an API key (rate-limited per address) |
 | POST /account/logout | sign out (the cookie is removed) |
-| GET /account | the account's state, our actions on it, what it filed and the answers |
+| GET /account | the account's state, our actions on it, what it filed and the answers, the policies it has yet to accept |
 | GET, POST /account/appeal | appeal against an action (?action=n); shows the receipt code |
-"""
+| POST /account/policies/{kind}/accept | accept the current version of a policy (recorded, channel "web") |
+"""  # noqa: E501
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 import anyio
@@ -41,6 +43,7 @@ from synthguard.console.web import ConsoleRoute, NotSignedIn, check_csrf, render
 from synthguard.governance.complaint_views import Category, Submission
 from synthguard.governance.errors import GovernanceError, invalid
 from synthguard.governance.flow import CATEGORY_LABELS
+from synthguard.governance.policies import PolicyKind
 from synthguard.governance.web import client_address, in_thread
 
 account_router = APIRouter(prefix="/account", route_class=ConsoleRoute,
@@ -138,10 +141,21 @@ def logout(request: Request, user: User) -> Response:
 
 
 @account_router.get("")
-async def account(request: Request, user: User) -> Response:
-    filed = await in_thread(console_services(request).governance.complaints.filed_by,
-                            user.user_id)
-    return render(request, "account.html", {"account": user, "filed": filed})
+async def account(request: Request, user: User,
+                  ok: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    gov = console_services(request).governance
+    filed = await in_thread(gov.complaints.filed_by, user.user_id)
+    pending = await in_thread(gov.policies.must_accept, user.user_id)
+    return render(request, "account.html", {"account": user, "filed": filed,
+                                            "pending": pending, "accepted": ok == "accepted"})
+
+
+@account_router.post("/policies/{kind}/accept")
+async def accept_policy(request: Request, user: User, kind: PolicyKind,
+                        version: Annotated[int, Form(ge=1)]) -> Response:
+    policies = console_services(request).governance.policies
+    await in_thread(partial(policies.accept, user.user_id, kind, version, channel="web"))
+    return see_other("/account?ok=accepted")
 
 
 @account_router.get("/appeal")
