@@ -151,7 +151,10 @@ class SampleIndex:
         if not windows:
             return []
         keys = band_keys(np.stack([sig for _, _, sig in windows]))
-        hit = np.isin(keys, self._keys)
+        # Membership by binary search in the sorted key array: np.isin sorts and
+        # deduplicates both sides first, several times slower for these few keys.
+        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        hit = self._keys[at] == keys
         best: dict[int, SampleHit] = {}
         for w in np.flatnonzero(hit.any(axis=1)).tolist():
             lo, hi, _ = windows[w]
