@@ -1,6 +1,7 @@
 """Audit log: durable appends per second, and proof generation time as the log grows.
 
-Appends: gateway request records appended with `synchronous=FULL` (SQLite, WAL) or a
+Appends: gateway request records appended (alone, or, as the gateway does, inserted into
+`request_records` in the same transaction as their leaf) with `synchronous=FULL` (SQLite, WAL) or a
 normal commit (PostgreSQL), each append acknowledged only after its transaction
 committed. Group commit (many concurrent callers, one transaction per batch) against
 one commit per append, and against pymerkle's SQLite tree (the peer a user would pick:
@@ -98,7 +99,7 @@ def _rate(count: int, work: Callable[[], object]) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _grouped_async(log: AuditLog, callers: int) -> float:
+def _grouped_async(log: AuditLog, callers: int, store: bool = False) -> float:
     records = [_record(n) for n in range(GROUPED)]
 
     async def main() -> None:
@@ -106,7 +107,7 @@ def _grouped_async(log: AuditLog, callers: int) -> float:
 
         async def caller() -> None:
             for record in queue:
-                await log.append_async([record])
+                await log.append_async([record], store=store)
 
         await asyncio.gather(*(caller() for _ in range(callers)))
 
@@ -186,6 +187,9 @@ def _appends(folder: Path) -> str:
             for callers in CALLERS:
                 add(backend, f"group commit, {callers} async callers", log,
                     partial(_grouped_async, log, callers), base)
+            # What the gateway does: the request record and its leaf in one transaction.
+            add(backend, f"record + leaf (gateway), {CALLERS[-1]} async callers", log,
+                partial(_grouped_async, log, CALLERS[-1], True), base)
             db.dispose()
     note = "" if any(r[0].startswith("PostgreSQL") for r in rows) else (
         "\n\nPostgreSQL: not measured (set SYNTHGUARD_BENCH_POSTGRES_URL).")
