@@ -8,17 +8,23 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+import synthguard
 from synthguard.console.app import create_console_app
 from synthguard.console.public import CHECKS_PER_MINUTE
 from synthguard.governance.service import Governance
+from synthguard.labels.api import Report
+from synthguard.labels.protect import Protection
+from synthguard.labels.security import SigningKey
 from synthguard.watermark import KeyRing, WatermarkKey, watermark_file
+from tests.accounts.conftest import make_config
 from tests.console import seed
-from tests.console.conftest import Console, csrf_token
+from tests.console.conftest import Console, csrf_token, signed_in
 from tests.governance.conftest import governance_settings
 from tests.watermark.corpus import photo
 
@@ -135,7 +141,11 @@ def test_check_a_file_reads_the_label(client: TestClient, tmp_path: Path) -> Non
                            headers={"HX-Request": "true"},
                            files={"file": ("plain.txt", "没有标识的文本".encode(), "text/plain")})
     assert 'data-verdict="not_found"' in fragment.text and "<html" not in fragment.text
-    assert "data-watermark" not in page.text  # no keys configured: no watermark claim
+    # No keys configured: the watermark is not claimed either way, and the page says why.
+    assert 'data-watermark="not_checked"' in page.text
+    assert "no watermark keys configured" in page.text
+    assert 'data-signature="unsigned"' in page.text and 'data-c2pa="absent"' in page.text
+    assert 'data-watermark="not_checked"' in fragment.text  # the htmx answer has it all
     empty = client.post("/check", data={"csrf_token": token},
                         files={"file": ("empty.png", b"", "image/png")})
     assert empty.status_code == 422
@@ -154,10 +164,71 @@ def test_check_a_file_finds_our_watermark(console: Console, tmp_path: Path) -> N
         token = csrf_token(client, "/check")
         found = client.post("/check", data={"csrf_token": token},
                             files={"file": ("marked.png", marked.read_bytes(), "image/png")})
-        assert 'data-watermark="present"' in found.text and str(0xC0FFEE) in found.text
+        assert 'data-watermark="present"' in found.text and f"{0xC0FFEE:014x}" in found.text
         clean = client.post("/check", data={"csrf_token": token},
                             files={"file": ("photo.png", plain.read_bytes(), "image/png")})
         assert 'data-watermark="absent"' in clean.text
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_check_a_file_shows_watermark_and_signature_from_the_configuration(
+        console: Console, tmp_path: Path) -> None:
+    """The gateway builds no key ring of its own for the pages: the configuration's
+    content protection (Config.protection) gives the keys and the pinned signer."""
+    protection = Protection(watermark_keys=KeyRing([WatermarkKey(4, bytes(range(32)))]),
+                            signing_key=SigningKey.generate())
+    plain = tmp_path / "photo.png"
+    photo(np.random.default_rng(8), (512, 384)).save(plain)
+    signed = tmp_path / "signed.png"
+    synthguard.label(plain, signed, producer=seed.PRODUCER, produce_id="img-0042",
+                     protection=protection)
+    config = make_config(protection=protection)
+    gov = Governance(console.db, config, governance_settings(tmp_path))
+    app = create_console_app(config, console.db, governance=gov, identity=console.identity)
+    with TestClient(app) as client:
+        token = csrf_token(client, "/check")
+        page = client.post("/check", data={"csrf_token": token},
+                           files={"file": ("signed.png", signed.read_bytes(), "image/png")})
+        assert 'data-verdict="compliant"' in page.text
+        assert 'data-watermark="present"' in page.text
+        assert "matches the label's ProduceID" in page.text
+        assert 'data-signature="valid"' in page.text
+        forged = tmp_path / "forged.png"
+        synthguard.label(plain, forged, producer=seed.PRODUCER, produce_id="img-0042",
+                         protection=Protection(signing_key=SigningKey.generate()))
+        page = client.post("/check", data={"csrf_token": token},
+                           files={"file": ("forged.png", forged.read_bytes(), "image/png")})
+        assert 'data-signature="untrusted"' in page.text  # a key nobody pinned
+        assert 'data-watermark="absent"' in page.text
+        # Evidence is inspected with the same keys: the handler sees which of our
+        # outputs a picture is.
+        file_report(client, tmp_path, [("evidence", ("seen.png", signed.read_bytes(),
+                                                     "image/png"))])
+        [filed] = gov.complaints.find()
+        [evidence] = gov.complaints.get(filed.id).evidence
+        assert evidence.scan["watermark"]["status"] == "present"
+        assert evidence.scan["signature"]["status"] == "valid"
+        signed_in(client, console, "complaint_handler", name="handler")
+        page = client.get(f"/console/complaints/{filed.id}")
+        assert 'data-evidence-watermark="present"' in page.text
+
+
+def test_check_a_file_renders_report_parts_it_does_not_know(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part the inspector learns to report shows up on the page without a template
+    change (the report is rendered generically beside its known sections)."""
+    known = Report.to_dict
+
+    def with_new_part(report: Report) -> dict[str, Any]:
+        return {**known(report), "provenance_chain": {"status": "found",
+                                                      "steps": ["camera", "editor"]}}
+
+    monkeypatch.setattr(Report, "to_dict", with_new_part)
+    token = csrf_token(client, "/check")
+    page = client.post("/check", data={"csrf_token": token},
+                       files={"file": ("a.txt", b"plain text", "text/plain")})
+    assert 'data-part="provenance_chain"' in page.text
+    assert "<dt>status</dt><dd>found</dd>" in page.text and "<li>editor</li>" in page.text
 
 
 def test_uploads_over_the_limit_are_refused(console: Console, tmp_path: Path) -> None:

@@ -23,6 +23,20 @@ ACCOUNT_STATE_LABELS = {
     "active": "正常 Active", "warned": "已警告 Warned", "limited": "已限制功能 Limited",
     "suspended": "已暂停 Suspended", "closed": "已关闭 Closed",
 }
+CHECK_LABELS = {  # (check, status) -> what "check a file" says
+    ("watermark", "present"): "本服务的水印 Our watermark found",
+    ("watermark", "absent"): "未发现本服务的水印 No watermark of ours found",
+    ("watermark", "not_checked"): "未检测水印 Watermark not checked",
+    ("signature", "valid"): "签名有效 Signature valid",
+    ("signature", "invalid"): "签名无效 Signature invalid",
+    ("signature", "unsigned"): "未签名 Not signed",
+    ("signature", "untrusted"): "签名者未被信任 Signed with a key we do not pin",
+    ("c2pa", "trusted"): "清单有效且可信 Manifest valid, signer trusted",
+    ("c2pa", "valid"): "清单有效 Manifest valid",
+    ("c2pa", "invalid"): "清单无效 Manifest invalid",
+    ("c2pa", "absent"): "无 C2PA 清单 No C2PA manifest",
+    ("c2pa", "not_checked"): "未检测 Not checked",
+}
 VERDICT_LABELS = {
     "compliant": "Label present and valid", "noncompliant": "Label present but not valid",
     "not_found": "No AI label found", "inconclusive": "Could not be read",
@@ -83,5 +97,6 @@ def install(env: Environment) -> None:
         "state_label": lambda v: STATE_LABELS.get(v, v),
         "account_state": lambda v: ACCOUNT_STATE_LABELS.get(v, v),
         "verdict_label": lambda v: VERDICT_LABELS.get(v, v),
+        "check_label": lambda v, check: CHECK_LABELS.get((check, v), v),
     })
     env.globals["category_labels"] = CATEGORY_LABELS

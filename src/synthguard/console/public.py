@@ -113,7 +113,7 @@ async def check(request: Request, _: Csrf, file: Annotated[UploadFile, File()]) 
     if not data:
         raise invalid("the file is empty", "empty_file")
     result = await in_thread(check_file, data, file.filename or "upload",
-                             services.watermark_keys)
+                             services.watermark_keys, services.protection)
     return render(request, "check.html", {"result": result,
                                           "watermarks": bool(services.watermark_keys)},
                   fragment="result")

@@ -8,7 +8,7 @@
 | `app.state.identity` | `identity.services.IdentityServices` | for the consent records page |
 | `app.state.audit` | `audit.service.Audit` | for checkpoint status and audit verification |
 | `app.state.moderation` | `moderation.store.ModerationStore` | optional; built on the database if absent |
-| `app.state.watermark_keys` | `watermark.KeyRing` | optional; "check a file" then also looks for watermarks |
+| `app.state.watermark_keys` | `watermark.KeyRing` | optional; else the configuration's (`config.protection`): "check a file" looks for watermarks with them |
 
 The routers cache the assembled `ConsoleServices` as `app.state.console` (set it
 yourself to replace a part, e.g. a test's clock). `ConsoleServices.auth` is the
@@ -33,6 +33,7 @@ from synthguard.store import Database
 if TYPE_CHECKING:
     from synthguard.audit.service import Audit
     from synthguard.identity.services import IdentityServices
+    from synthguard.labels.protect import Protection
     from synthguard.watermark import KeyRing
 
 
@@ -50,6 +51,8 @@ class ConsoleServices:
     identity: IdentityServices | None = None
     audit: Audit | None = None
     watermark_keys: KeyRing | None = None
+    # Pinned signing keys and C2PA trust anchors for "check a file" (config.protection).
+    protection: Protection | None = None
 
     @property
     def accounts(self) -> Accounts:
@@ -70,7 +73,9 @@ class ConsoleServices:
                    moderation=moderation, records=Records(database), limiter=RateLimiter(),
                    identity=getattr(state, "identity", None),
                    audit=getattr(state, "audit", None),
-                   watermark_keys=getattr(state, "watermark_keys", None))
+                   watermark_keys=(getattr(state, "watermark_keys", None)
+                                   or config.protection.watermark_keys),
+                   protection=config.protection)
 
     def warn_user(self, user_id: str, reason: str, actor: str) -> AccountState:
         """Warn an active user (a reviewer's block decision); a user already warned,

@@ -64,6 +64,7 @@ from synthguard.governance.models import (
 from synthguard.governance.rumors import RumorLibrary
 from synthguard.governance.sealing import Sealer, check_contact, mask_contact, new_receipt_code
 from synthguard.governance.settings import ComplaintSettings
+from synthguard.labels.protect import Protection
 from synthguard.store import Database
 
 SYSTEM_ACTOR = "system"
@@ -104,6 +105,7 @@ class ComplaintDesk:
     def __init__(self, db: Database, secret: bytes, settings: ComplaintSettings,
                  calendar: WorkingCalendar, *, accounts: Accounts | None = None,
                  rumors: RumorLibrary | None = None, evidence: EvidenceStore | None = None,
+                 protection: Protection | None = None,
                  clock: Callable[[], datetime] = _utcnow) -> None:
         self._db = db
         self._sealer = Sealer(secret)
@@ -112,6 +114,7 @@ class ComplaintDesk:
         self._accounts = accounts
         self._rumors = rumors
         self._evidence = evidence or EvidenceStore(settings.evidence_dir)
+        self._protection = protection  # the keys evidence is inspected with
         self._clock = clock
 
     # -- the public side -------------------------------------------------------------
@@ -189,7 +192,8 @@ class ComplaintDesk:
                                       "too_many_files")
         scanned = scan_evidence(self._evidence, filename, data,
                                 max_bytes=self.settings.max_evidence_bytes,
-                                allowed=self.settings.evidence_formats)
+                                allowed=self.settings.evidence_formats,
+                                protection=self._protection)
         evidence = EvidenceRow(id="evd_" + secrets.token_hex(12), complaint_id=complaint_id,
                                filename=scanned.filename, format=scanned.format,
                                size=scanned.size, sha256=scanned.sha256,

@@ -1,5 +1,8 @@
 """Evidence attached to complaints: type- and size-limited, stored by content, and
-scanned by the label inspector (`synthguard.inspect`), whose result is kept with it.
+scanned by the label inspector (`synthguard.inspect`), whose result is kept with it:
+the label sites and verdict and, with the configured content protection, whether the
+file carries our watermark (and so which ProduceID it was generated under), a signed
+label and a C2PA manifest.
 
 The type is what the file's own bytes say (the label carriers' sniffers), never the
 name or the declared content type: a "missing AI label" report about a picture must
@@ -15,12 +18,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthguard._atomic import atomic_output, commit
 from synthguard.governance.errors import GovernanceError, invalid
 from synthguard.labels.api import inspect
 from synthguard.labels.carriers import SNIFF_BYTES, by_name, detect
+
+if TYPE_CHECKING:
+    from synthguard.labels.protect import Protection
 
 MAX_FILENAME = 200
 
@@ -80,8 +86,9 @@ def sniff_format(data: bytes, filename: str, allowed: tuple[str, ...]) -> str:
 
 
 def scan_evidence(store: EvidenceStore, filename: str, data: bytes, *, max_bytes: int,
-                  allowed: tuple[str, ...]) -> ScannedEvidence:
-    """Check, store and inspect one evidence file."""
+                  allowed: tuple[str, ...], protection: Protection | None = None
+                  ) -> ScannedEvidence:
+    """Check, store and inspect one evidence file (with the keys of `protection`)."""
     if not data:
         raise invalid("the evidence file is empty", "empty_evidence")
     if len(data) > max_bytes:
@@ -90,6 +97,9 @@ def scan_evidence(store: EvidenceStore, filename: str, data: bytes, *, max_bytes
     name = clean_filename(filename)
     fmt = sniff_format(data, name, allowed)
     digest, stored = store.put(data, fmt)
-    report = inspect(stored).to_dict()
+    report = inspect(stored, watermark_keys=protection.watermark_keys if protection else None,
+                     trusted_keys=protection.pinned if protection else (),
+                     c2pa_trust_anchors=protection.c2pa_trust_anchors if protection
+                     else None).to_dict()
     report.pop("path", None)
     return ScannedEvidence(name, fmt, len(data), digest, str(report["verdict"]), report)

@@ -50,7 +50,8 @@ class Governance:
         self.rumors = RumorLibrary(db, self.settings.rumors, **timed)
         self.complaints = ComplaintDesk(db, config.secret, self.settings.complaints,
                                         self.settings.calendar, accounts=self.accounts,
-                                        rumors=self.rumors, **timed)
+                                        rumors=self.rumors, protection=config.protection,
+                                        **timed)
         self.registry = Registry(db, **timed)
         self.policies = Policies(db, **timed)
         self.switches = Switches(db, **timed)
