@@ -1,8 +1,9 @@
 """The main journeys in headless Chromium (Debian's, driven by Playwright) against a real
 uvicorn server on loopback: a reporter files a "missing AI label" report with an upload
-and follows it by receipt code; a handler answers it before the deadline; a reviewer
-decides a queued item and the user is warned; an auditor verifies the log; an admin
-flips a switch; the public pages fit a 390 px phone screen.
+and follows it by receipt code; a handler answers it before the deadline; a suspended
+user signs in with their API key and appeals, and a handler lifts the action; a
+reviewer decides a queued item and the user is warned; an auditor verifies the log; an
+admin flips a switch; the public pages fit a 390 px phone screen.
 
 Screenshots go to the test's tmp folder, and also to $SYNTHGUARD_SCREENSHOTS when set
 (`SYNTHGUARD_SCREENSHOTS=docs/screenshots pytest tests/console/test_browser.py`
@@ -17,15 +18,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
+import synthguard
 from synthguard.accounts import AccountState
+from synthguard.console.app import create_console_app
 from synthguard.governance.switches import SwitchKind
+from synthguard.labels.protect import Protection
+from synthguard.labels.security import SigningKey
+from synthguard.watermark import KeyRing, WatermarkKey
+from tests.accounts.conftest import make_config
 from tests.console import seed
 from tests.console.conftest import PASSWORD, Console
 from tests.gateway.conftest import LiveServer
 from tests.tools import require_tool
+from tests.watermark.corpus import photo
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -144,6 +153,50 @@ def test_report_follow_and_answer_before_the_deadline(
     shots(page, "report-status")
 
 
+def test_a_suspended_user_appeals_and_a_handler_lifts_the_action(
+        browser: Any, server: str, console: Console, shots: Shots) -> None:
+    user_id = seed.user(console)
+    _, key = console.accounts.issue_key(user_id)
+    console.accounts.set_state(user_id, AccountState.SUSPENDED,
+                               "automatic rule: 3 consecutive blocked inputs (limit 3)",
+                               "system")
+    page = new_page(browser, server)
+    page.goto("/")
+    page.get_by_role("link", name="申诉 Appeal").click()
+    page.get_by_label("API 密钥 API key").fill(key)
+    page.get_by_role("button", name="登录 Sign in").click()
+    page.wait_for_url("**/account")
+    assert page.locator("[data-account-state]").get_attribute(
+        "data-account-state") == "suspended"
+    page.get_by_role("link", name="申诉 Appeal", exact=True).last.click()
+    page.get_by_label("理由 Why should we reconsider?").fill(
+        "这三条提示词是小说创作，被误判了。")
+    page.get_by_label("我承诺所提供的信息真实。I declare that this information is true.").check()
+    shots(page, "account-appeal")
+    page.get_by_role("button", name="提交申诉 Submit the appeal").click()
+    assert page.locator("[data-receipt]").inner_text().strip()
+
+    console.operator("handler", "complaint_handler")
+    staff = new_page(browser, server)
+    sign_in(staff, "handler")
+    staff.get_by_role("link", name="投诉 Complaints").click()
+    staff.locator("table a").first.click()
+    assert staff.locator("[data-appellant]").is_visible()
+    staff.get_by_label("答复 Answer to the reporter").fill("经复核属误判，已恢复账号。")
+    staff.get_by_label("撤销处置：账号恢复正常 Lift the action: the account becomes active "
+                       "again").check()
+    shots(staff, "console-appeal")
+    staff.get_by_role("button", name="发送答复 Send answer").click()
+    assert staff.locator("[data-state]").first.get_attribute("data-state") == "answered"
+    assert console.accounts.user_state(user_id) is AccountState.ACTIVE
+
+    page.goto("/account")
+    assert page.locator("[data-account-state]").get_attribute("data-account-state") == \
+        "active"
+    assert page.locator("[data-answer]").inner_text() == "经复核属误判，已恢复账号。"
+    fits(page, DESKTOP["width"])
+
+
 def test_reviewer_blocks_a_queued_item_and_the_user_is_warned(
         browser: Any, server: str, console: Console, shots: Shots) -> None:
     user_id = seed.user(console)
@@ -192,22 +245,35 @@ def test_admin_flips_a_switch(browser: Any, server: str, console: Console,
     shots(page, "console-switches")
 
 
-def test_check_a_file_and_the_phone_layout(browser: Any, server: str, console: Console,
-                                          tmp_path: Path, shots: Shots) -> None:
-    labelled = seed.picture(tmp_path, labelled=True)
-    page = new_page(browser, server, PHONE)
-    for path in ("/", "/report", "/report/status", "/check", "/process", "/filings",
-                 "/policies", "/console/login"):
-        page.goto(path)
+def test_check_a_file_and_the_phone_layout(browser: Any, console: Console, tmp_path: Path,
+                                          shots: Shots) -> None:
+    # Served with content protection configured, as a deployment has it: the page then
+    # reports our watermark and the signed label beside the metadata label.
+    protection = Protection(watermark_keys=KeyRing([WatermarkKey(2, bytes(range(32)))]),
+                            signing_key=SigningKey.generate())
+    app = create_console_app(make_config(protection=protection), console.db,
+                             governance=console.gov, identity=console.identity)
+    plain = tmp_path / "generated.png"
+    photo(np.random.default_rng(3), (512, 384)).save(plain)
+    labelled = tmp_path / "generated-labelled.png"
+    synthguard.label(plain, labelled, producer=seed.PRODUCER, produce_id="img-0001",
+                     protection=protection)
+    with LiveServer(app) as live:
+        page = new_page(browser, live.url, PHONE)
+        for path in ("/", "/report", "/report/status", "/check", "/process", "/filings",
+                     "/policies", "/account/login", "/console/login"):
+            page.goto(path)
+            fits(page, PHONE["width"])
+        page.goto("/report")
+        shots(page, "phone-report-form")
+        page.goto("/check")
+        page.get_by_label("文件 File").set_input_files(str(labelled))
+        page.get_by_role("button", name="检测 Check").click()
+        verdict = page.locator("[data-verdict]")
+        verdict.wait_for()
+        assert verdict.get_attribute("data-verdict") == "compliant"
+        assert page.locator("[data-watermark]").get_attribute("data-watermark") == "present"
+        assert page.locator("[data-signature]").get_attribute("data-signature") == "valid"
+        assert page.url.endswith("/check")  # htmx swapped the result in; no navigation
         fits(page, PHONE["width"])
-    page.goto("/report")
-    shots(page, "phone-report-form")
-    page.goto("/check")
-    page.get_by_label("文件 File").set_input_files(str(labelled))
-    page.get_by_role("button", name="检测 Check").click()
-    verdict = page.locator("[data-verdict]")
-    verdict.wait_for()
-    assert verdict.get_attribute("data-verdict") == "compliant"
-    assert page.url.endswith("/check")  # htmx swapped the result in; no navigation
-    fits(page, PHONE["width"])
-    shots(page, "phone-check-result")
+        shots(page, "phone-check-result")
