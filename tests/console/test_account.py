@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from synthguard.accounts import AccountState
 from synthguard.console.sessions import ACCOUNT_COOKIE, SESSION_COOKIE
 from tests.console import seed
-from tests.console.conftest import Console, csrf_token, signed_in
+from tests.console.conftest import Console, csrf_token, sign_in, signed_in
 from tests.console.test_public import RECEIPT
 
 
@@ -137,6 +137,11 @@ def test_the_account_cookie(console: Console) -> None:
                     if c.startswith(ACCOUNT_COOKIE)]
         assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
         assert "Max-Age=7200" in cookie
+        console.operator("boss", "admin")  # the operator session too, over https
+        signed = sign_in(tls, "boss")
+        [session] = [c for c in signed.headers.get_list("set-cookie")
+                     if c.startswith(SESSION_COOKIE)]
+        assert "HttpOnly" in session and "Secure" in session and "SameSite=lax" in session
         value = tls.cookies[ACCOUNT_COOKIE]
         token = csrf_token(tls, "/account")
         out = tls.post("/account/logout", data={"csrf_token": token}, follow_redirects=False)

@@ -39,12 +39,19 @@ from synthguard.console.sessions import (
     set_csrf,
 )
 from synthguard.console.submissions import file_submission
-from synthguard.console.web import ConsoleRoute, NotSignedIn, check_csrf, render, see_other
+from synthguard.console.web import (
+    SIGN_IN_LIMITED,
+    ConsoleRoute,
+    NotSignedIn,
+    check_csrf,
+    render,
+    see_other,
+)
 from synthguard.governance.complaint_views import Category, Submission
-from synthguard.governance.errors import GovernanceError, invalid
+from synthguard.governance.errors import invalid
 from synthguard.governance.flow import CATEGORY_LABELS
 from synthguard.governance.policies import PolicyKind
-from synthguard.governance.web import client_address, in_thread
+from synthguard.governance.web import check_rate, client_address, in_thread
 
 account_router = APIRouter(prefix="/account", route_class=ConsoleRoute,
                            include_in_schema=False)
@@ -117,11 +124,8 @@ async def login(request: Request, _: Csrf,
                 next_path: Annotated[str, Form(alias="next", max_length=300)] = "/account"
                 ) -> Response:
     services = console_services(request)
-    decision = services.limiter.check(f"account-login:{client_address(request)}",
-                                      SIGN_INS_PER_MINUTE)
-    if not decision.allowed:
-        raise GovernanceError("too many sign-in attempts; wait a minute", "too_many_requests",
-                              429, retry_after_s=max(1, int(decision.retry_after_s + 0.999)))
+    check_rate(services.limiter, f"account-login:{client_address(request)}",
+               SIGN_INS_PER_MINUTE, SIGN_IN_LIMITED)
     key = await in_thread(services.accounts.authenticate, api_key.strip())
     if key is None:
         return render(request, "account_login.html",

@@ -25,10 +25,17 @@ from synthguard.console.sessions import (
     set_csrf,
     set_session,
 )
-from synthguard.console.web import ConsoleRoute, SignedIn, check_csrf, render, require, see_other
+from synthguard.console.web import (
+    SIGN_IN_LIMITED,
+    ConsoleRoute,
+    SignedIn,
+    check_csrf,
+    render,
+    require,
+    see_other,
+)
 from synthguard.governance.auth import Role
-from synthguard.governance.errors import GovernanceError
-from synthguard.governance.web import client_address
+from synthguard.governance.web import check_rate, client_address
 
 console_router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 SIGN_INS_PER_MINUTE_PER_ADDRESS = 10
@@ -61,11 +68,7 @@ def login(request: Request, _: Annotated[None, Depends(check_csrf)],
                                 SIGN_INS_PER_MINUTE_PER_ADDRESS),
                                (f"login-name:{name.strip().lower()}",
                                 SIGN_INS_PER_MINUTE_PER_NAME)):
-        decision = services.limiter.check(bucket, per_minute)
-        if not decision.allowed:
-            raise GovernanceError("too many sign-in attempts; wait a minute",
-                                  "too_many_requests", 429,
-                                  retry_after_s=max(1, int(decision.retry_after_s + 0.999)))
+        check_rate(services.limiter, bucket, per_minute, SIGN_IN_LIMITED)
     info = services.operators.authenticate(name, password)
     if info is None:
         return render(request, "console/login.html",

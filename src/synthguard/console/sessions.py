@@ -145,7 +145,6 @@ class SessionCodec:
                                    self.csrf_token(cookie_value).encode("ascii"))
 
 
-
 def new_csrf_value() -> str:
     return secrets.token_urlsafe(24)
 
@@ -154,29 +153,37 @@ def secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def set_session(response: Response, request: Request, value: str, max_age_s: int) -> None:
-    response.set_cookie(SESSION_COOKIE, value, max_age=max_age_s, httponly=True,
+def set_cookie(response: Response, request: Request, name: str, value: str,
+               max_age_s: int | None = None) -> None:
+    """One of our cookies: HttpOnly, SameSite=Lax, whole site, Secure over https (a
+    session cookie, ending with the browser, when `max_age_s` is None)."""
+    response.set_cookie(name, value, max_age=max_age_s, httponly=True,
                         secure=secure(request), samesite="lax", path="/")
+
+
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    response.delete_cookie(name, path="/", httponly=True, secure=secure(request),
+                           samesite="lax")
+
+
+def set_session(response: Response, request: Request, value: str, max_age_s: int) -> None:
+    set_cookie(response, request, SESSION_COOKIE, value, max_age_s)
 
 
 def clear_session(response: Response, request: Request) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, secure=secure(request),
-                           samesite="lax")
+    clear_cookie(response, request, SESSION_COOKIE)
 
 
 def set_account(response: Response, request: Request, value: str, max_age_s: int) -> None:
-    response.set_cookie(ACCOUNT_COOKIE, value, max_age=max_age_s, httponly=True,
-                        secure=secure(request), samesite="lax", path="/")
+    set_cookie(response, request, ACCOUNT_COOKIE, value, max_age_s)
 
 
 def clear_account(response: Response, request: Request) -> None:
-    response.delete_cookie(ACCOUNT_COOKIE, path="/", httponly=True, secure=secure(request),
-                           samesite="lax")
+    clear_cookie(response, request, ACCOUNT_COOKIE)
 
 
 def set_csrf(response: Response, request: Request, value: str) -> None:
-    response.set_cookie(CSRF_COOKIE, value, httponly=True, secure=secure(request),
-                        samesite="lax", path="/")
+    set_cookie(response, request, CSRF_COOKIE, value)
 
 
 class ConsoleOperators:

@@ -57,6 +57,7 @@ STATIC = {  # name -> (file, media type): a fixed list, so no path ever reaches 
                         "font/otf"),
 }
 MAX_FORM_BYTES = 256 * 1024
+SIGN_IN_LIMITED = "too many sign-in attempts; wait a minute"
 UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields of an upload form
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "

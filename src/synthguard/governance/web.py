@@ -24,7 +24,7 @@ from pydantic_core import to_jsonable_python
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from synthguard.accounts import AccountError, UnknownAccount
+from synthguard.accounts import AccountError, RateLimiter, UnknownAccount
 from synthguard.errors import SynthGuardError
 from synthguard.governance.errors import GovernanceError
 from synthguard.governance.service import Governance
@@ -100,11 +100,16 @@ def client_address(request: Request) -> str:
 
 
 def rate_limit(request: Request, bucket: str, per_minute: int) -> None:
-    decision = governance(request).limiter.check(f"{bucket}:{client_address(request)}",
-                                                 per_minute)
+    """Count a request of this client address in one of governance's public buckets."""
+    check_rate(governance(request).limiter, f"{bucket}:{client_address(request)}", per_minute)
+
+
+def check_rate(limiter: RateLimiter, bucket: str, per_minute: int,
+               message: str = "too many requests from this address; try again later") -> None:
+    """Count one request in `bucket`; over `per_minute`, a 429 with Retry-After."""
+    decision = limiter.check(bucket, per_minute)
     if not decision.allowed:
-        raise GovernanceError("too many requests from this address; try again later",
-                              "too_many_requests", 429,
+        raise GovernanceError(message, "too_many_requests", 429,
                               retry_after_s=max(1, int(decision.retry_after_s + 0.999)))
 
 
