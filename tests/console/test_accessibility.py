@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 import synthguard.console
 from synthguard.accounts import AccountState
 from tests.console import seed
-from tests.console.conftest import Console, signed_in
+from tests.console.conftest import Console, csrf_token, signed_in
 from tests.console.seed import REPORT
 from tests.console.test_account import account_sign_in
 
@@ -127,6 +127,11 @@ def test_every_page_labels_its_controls(client: TestClient, console: Console,
                                         tmp_path: Path) -> None:
     for path in PUBLIC:
         check_page(client.get(path).text, path)
+    labelled = seed.picture(tmp_path, labelled=True).read_bytes()
+    result = client.post("/check", data={"csrf_token": csrf_token(client, "/check")},
+                         files={"file": ("generated.png", labelled, "image/png")})
+    assert 'data-verdict="compliant"' in result.text
+    check_page(result.text, "/check (result)")
     console.gov.registry.register_algorithm("算法", "生成合成类", [], actor="t")
     console.gov.registry.add_dataset("data", source="s", licence="l",
                                      collected_on=date.today(), actor="t")
