@@ -17,7 +17,18 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from synthguard import cli_protect
 from synthguard._files import Job, check_template, expand, output_path, walk
+from synthguard.cli_protect import (
+    C2paCertOpt,
+    C2paKeyOpt,
+    C2paTrustOpt,
+    ConfigOpt,
+    SignKeyOpt,
+    StrengthOpt,
+    TrustOpt,
+    WatermarkOpt,
+)
 from synthguard.errors import SynthGuardError
 from synthguard.explicit.wording import DEFAULT_ZH
 from synthguard.labels import AIGCLabel, Report, inspect, write_label
@@ -82,9 +93,10 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
 
 def _report_each(jobs: list[Job], work: Callable[[Job], T], workers: int, as_json: bool, *,
                  verb: str, describe: Callable[[T], dict[str, Any]],
-                 line: Callable[[T], str]) -> int:
-    """Run `work` over the files, print one result or one-line error each, a summary for
-    many files, and return the number that failed."""
+                 line: Callable[[T], str],
+                 warn: Callable[[T], list[str]] = lambda _: []) -> int:
+    """Run `work` over the files, print one result or one-line error each (and `warn`'s
+    lines on stderr), a summary for many files, and return the number that failed."""
     failed = 0
     many = len(jobs) > 1
 
@@ -103,7 +115,10 @@ def _report_each(jobs: list[Job], work: Callable[[Job], T], workers: int, as_jso
             return
         if as_json:
             _emit({**describe(result), "path": str(job.path)})
-        elif not many:
+            return
+        for warning in warn(result):
+            typer.echo(f"synthguard: warning: {warning}", err=True)
+        if not many:
             typer.echo(line(result))
 
     _run_all(jobs, work, workers, show)
@@ -155,8 +170,17 @@ def label_cmd(
         "--sync/--no-sync", help="fsync each output (default); --no-sync is faster for "
         "bulk jobs you can rerun: writes stay atomic and verified.")] = True,
     as_json: JsonOpt = False,
+    watermark: WatermarkOpt = None,
+    strength: StrengthOpt = None,
+    sign_key: SignKeyOpt = None,
+    c2pa_cert: C2paCertOpt = None,
+    c2pa_key: C2paKeyOpt = None,
+    c2pa_trust: C2paTrustOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """Write the GB 45438 implicit label into files (one label per file, media untouched)."""
+    """Write the GB 45438 implicit label into files (one label per file). With watermark
+    keys configured, images and audio also get the robust watermark first (re-encoding
+    them); --sign-key signs the label, --c2pa-cert/--c2pa-key add a C2PA manifest."""
     if (out is None) == (not in_place):
         _error("give exactly one of -o/--output and --in-place")
         raise typer.Exit(2)
@@ -170,6 +194,12 @@ def label_cmd(
         AIGCLabel.create(producer=producer, produce_id="x", label=label, propagator=propagator,
                          propagate_id=None if propagate_id is None else "x",
                          reserved_code1=reserved_code1, reserved_code2=reserved_code2)
+        protect = cli_protect.protection(config, watermark=watermark, strength=strength,
+                                         sign_key=sign_key, c2pa_cert=c2pa_cert,
+                                         c2pa_key=c2pa_key, c2pa_trust=c2pa_trust)
+        if protect.signing_key is not None and reserved_code1:
+            raise SynthGuardError("--reserved-code1 and a signing key exclude each other: the "
+                                  "signed label writes its SecurityData record there")
     except SynthGuardError as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
@@ -184,15 +214,22 @@ def label_cmd(
         dst = output_path(job, out, single=single)
         if dst is not None:
             dst.parent.mkdir(parents=True, exist_ok=True)
+        if protect.active:
+            from synthguard.labels.protect import seal
+
+            return seal(job.path, job.path if dst is None else dst, aigc, protect, owned=False,
+                        durable=sync)
         return write_label(job.path, dst, aigc, durable=sync)
 
     def line(report: Report) -> str:
         fields = report.sites[0].fields or {}
+        extra = cli_protect.summary(report)
         return (f"{report.path}: labeled ({report.format}, {report.sites[0].carrier}) "
-                f"ProduceID={fields.get('ProduceID')}")
+                f"ProduceID={fields.get('ProduceID')}" + (f"; {extra}" if extra else ""))
 
     failed = _report_each(jobs, work, jobs_n, as_json, verb="labeled",
-                          describe=lambda r: {**r.to_dict(), "output": r.path}, line=line)
+                          describe=lambda r: {**r.to_dict(), "output": r.path}, line=line,
+                          warn=cli_protect.warnings)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -217,8 +254,16 @@ def mark_cmd(
     recursive: RecursiveOpt = False,
     jobs_n: Annotated[int, typer.Option("-j", "--jobs", min=1, help="Parallel files.")] = 1,
     as_json: JsonOpt = False,
+    watermark: WatermarkOpt = None,
+    strength: StrengthOpt = None,
+    sign_key: SignKeyOpt = None,
+    c2pa_cert: C2paCertOpt = None,
+    c2pa_key: C2paKeyOpt = None,
+    c2pa_trust: C2paTrustOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """Add the visible/audible notice (GB 45438 §5) and, by default, the implicit label."""
+    """Add the visible/audible notice (GB 45438 §5) and, by default, the implicit label
+    (with the watermark, signature and C2PA manifest as for `label`)."""
     from synthguard.explicit.files import Marked, mark_file
     from synthguard.explicit.wording import check_notice
 
@@ -235,6 +280,9 @@ def mark_cmd(
                                       "label (or pass --no-implicit)")
             check_template(produce_id, many=many, field="ProduceID")
             AIGCLabel.create(producer=producer, produce_id="x", label=label)
+        protect = cli_protect.protection(config, watermark=watermark, strength=strength,
+                                         sign_key=sign_key, c2pa_cert=c2pa_cert,
+                                         c2pa_key=c2pa_key, c2pa_trust=c2pa_trust)
     except SynthGuardError as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
@@ -248,20 +296,49 @@ def mark_cmd(
         dst = output_path(job, out, single=single)
         if dst is not None:
             dst.parent.mkdir(parents=True, exist_ok=True)
-        return mark_file(job.path, dst, notice=text, position=position, at=at, label=aigc)
+        return mark_file(job.path, dst, notice=text, position=position, at=at, label=aigc,
+                         protection=protect)
 
-    failed = _report_each(jobs, work, jobs_n, as_json, verb="marked",
-                          describe=lambda m: {"output": m.path, "kind": m.kind, **m.details},
-                          line=lambda m: f"{m.path}: marked ({m.kind})")
+    def describe(m: Marked) -> dict[str, Any]:
+        found = m.report.to_dict() if m.report is not None else {}
+        return {"output": m.path, "kind": m.kind, **m.details,
+                **{k: found[k] for k in ("findings", "watermark", "signature", "c2pa")
+                   if k in found}}
+
+    def line(m: Marked) -> str:
+        extra = cli_protect.summary(m.report) if m.report is not None else ""
+        return f"{m.path}: marked ({m.kind})" + (f"; {extra}" if extra else "")
+
+    failed = _report_each(jobs, work, jobs_n, as_json, verb="marked", describe=describe,
+                          line=line, warn=lambda m: cli_protect.warnings(m.report)
+                          if m.report is not None else [])
     raise typer.Exit(1 if failed else 0)
 
 
 @app.command("inspect")
 def inspect_cmd(paths: PathsArg, recursive: RecursiveOpt = False, as_json: JsonOpt = False,
-                jobs_n: Annotated[int, typer.Option("-j", "--jobs", min=1)] = 1) -> None:
-    """Find every label in files and judge it: compliant, noncompliant, not_found, inconclusive."""
+                jobs_n: Annotated[int, typer.Option("-j", "--jobs", min=1)] = 1,
+                watermark: Annotated[bool | None, typer.Option(
+                    "--watermark/--no-watermark", help="Look for the watermark (default: "
+                    "when watermark keys are configured).", show_default=False)] = None,
+                trust: TrustOpt = None, c2pa_trust: C2paTrustOpt = None,
+                config: ConfigOpt = None) -> None:
+    """Find every label in files and judge it: compliant, noncompliant, not_found, inconclusive.
+
+    Beside the label sites: the watermark (with the configured keys), the signed label
+    (valid / invalid / unsigned / untrusted, against --trust and the configured keys)
+    and the C2PA manifest (absent / valid / trusted / invalid). Exit status 0 only when
+    every file is compliant and nothing is invalid."""
+    try:
+        protect = cli_protect.protection(config, watermark=watermark, c2pa_trust=c2pa_trust,
+                                         trust=trust)
+    except SynthGuardError as exc:
+        _error(str(exc))
+        raise typer.Exit(2) from None
+    keys = protect.watermark_keys if watermark is not False else None
     jobs = _jobs(paths, recursive)
     counts: dict[str, int] = {}
+    failed = 0
 
     def show(job: Job, report: Report | None, exc: BaseException | None) -> None:
         if report is None:
@@ -273,17 +350,21 @@ def inspect_cmd(paths: PathsArg, recursive: RecursiveOpt = False, as_json: JsonO
             else:
                 _error(f"{job.path}: {message}")
             return
+        nonlocal failed
         counts[report.verdict] = counts.get(report.verdict, 0) + 1
+        failed += report.verdict != "compliant" or bool(report.problems())
         if as_json:
             _emit(report.to_dict())
         else:
             typer.echo(_render(report))
 
-    _run_all(jobs, lambda job: inspect(job.path), jobs_n, show)
+    _run_all(jobs, lambda job: inspect(job.path, watermark_keys=keys,
+                                       trusted_keys=protect.pinned,
+                                       c2pa_trust_anchors=protect.c2pa_trust_anchors),
+             jobs_n, show)
     if len(jobs) > 1 and not as_json:
         typer.echo(", ".join(f"{n} {v}" for v, n in sorted(counts.items())), err=True)
-    ok = counts.get("compliant", 0) == len(jobs)
-    raise typer.Exit(0 if ok else 1)
+    raise typer.Exit(1 if failed or counts.get("error") else 0)
 
 
 def _render(report: Report) -> str:
@@ -297,6 +378,7 @@ def _render(report: Report) -> str:
         for f in site.findings:
             if f.severity != "info":
                 lines.append(f"    {f.severity}: {f.message}")
+    lines.extend(cli_protect.render(report))
     return "\n".join(lines)
 
 
@@ -355,6 +437,8 @@ def _register_subcommands() -> None:
                   help="Separate consents for face and voice editing (Art. 14).")
     app.add_typer(audit_app, name="audit",
                   help="The Merkle audit log of request records: checkpoints, proofs, exports.")
+    app.add_typer(cli_protect.keys_app, name="keys",
+                  help="Make watermark and SM2 signing keys; show a public key to pin.")
     app.add_typer(governance_app, name="governance",
                   help="Complaints, rumor refutation, registries, policies, service switches "
                   "and regulator reports.")

@@ -49,6 +49,24 @@ c2pa_trust_anchors_file = "/etc/synthguard/c2pa-anchors.pem"
 `SYNTHGUARD_WATERMARK_KEYS` ("ID:HEX,ID:HEX", the first marks new content) and
 `SYNTHGUARD_SIGNING_KEY` (hex) give the keys themselves and win over the files;
 `SYNTHGUARD_TRUSTED_KEYS` is a comma-separated list.
+
+The audit log (`synthguard.audit`: checkpoints, proofs, retention) has its own table.
+Its Ed25519 checkpoint key is never written here: it comes from `SYNTHGUARD_AUDIT_KEY`
+(`PRIVATE+KEY+...`, or a 32-byte seed in hex or base64) or from `key_file`, created
+with mode 0600 on first use like the server secret:
+
+```toml
+[audit]
+origin = "ai.example.com/audit"    # the log's name in checkpoints; default
+                                   # synthguard.invalid/audit/<producer code>
+key_file = "/etc/synthguard/audit-key"     # default var/audit-key
+retention_days = 180               # request records and entry payloads; below 180
+                                   # (the Cybersecurity Law's six months) is warned about
+checkpoint_interval_s = 60
+```
+
+Each has an environment override: `SYNTHGUARD_AUDIT_ORIGIN`, `SYNTHGUARD_AUDIT_KEY_FILE`,
+`SYNTHGUARD_AUDIT_RETENTION_DAYS`, `SYNTHGUARD_AUDIT_CHECKPOINT_INTERVAL_S`.
 """
 
 from __future__ import annotations
@@ -56,6 +74,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 import os
 import re
 import secrets
@@ -75,6 +94,8 @@ from synthguard.labels.protect import Protection, WatermarkMode
 ENV_PREFIX = "SYNTHGUARD_"
 DEFAULT_DATABASE_URL = "sqlite:///var/synthguard.db"
 DEFAULT_SECRET_FILE = "var/secret"
+DEFAULT_AUDIT_KEY_FILE = "var/audit-key"
+DEFAULT_RETENTION_DAYS = 180  # the Cybersecurity Law's six months of logs
 DEMO_MODEL = "synthguard-demo"
 MIN_SECRET_BYTES = 32
 BackendKind = Literal["demo", "openai"]
@@ -128,6 +149,36 @@ class ReviewRuleSpec:
                 raise ConfigError(f"review rule {self.id}: bad regex: {exc}") from None
 
 
+@dataclass(frozen=True)
+class AuditConfig:
+    """The audit log's settings (`synthguard.audit.service` turns them into a signer)."""
+
+    origin: str = ""  # "": synthguard.invalid/audit/<producer code>
+    key_file: Path = Path(DEFAULT_AUDIT_KEY_FILE)
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    checkpoint_interval_s: float = 60.0
+    # The checkpoint key's text from SYNTHGUARD_AUDIT_KEY (never from the file);
+    # None: read key_file.
+    key: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        problem = _audit_problem(self.origin, self.retention_days, self.checkpoint_interval_s)
+        if problem:
+            raise ConfigError(f"audit.{problem[0]}: {problem[1]}")
+
+
+def _audit_problem(origin: str, retention_days: int, checkpoint_interval_s: float
+                   ) -> tuple[str, str] | None:
+    """(setting, what is wrong) for the first bad audit value, else None."""
+    if origin and not re.fullmatch(r"[^\s+]+", origin):
+        return "origin", "must have no spaces or '+' (it names the checkpoint key)"
+    if retention_days < 1:
+        return "retention_days", "must be at least 1"
+    if not (math.isfinite(checkpoint_interval_s) and checkpoint_interval_s > 0):
+        return "checkpoint_interval_s", "must be a number above 0"
+    return None
+
+
 def _default_backends() -> dict[str, BackendRoute]:
     return {DEMO_MODEL: BackendRoute(kind="demo")}
 
@@ -151,6 +202,8 @@ class Config:
     moderation_library: Path | None = None
     # Watermark keys, signing key and C2PA credentials for image and audio outputs.
     protection: Protection = field(default_factory=Protection)
+    # The audit log: checkpoint origin and key, retention, checkpoint interval.
+    audit: AuditConfig = field(default_factory=AuditConfig)
     demo: bool = False
 
     def __post_init__(self) -> None:
@@ -205,6 +258,7 @@ class Config:
             "review_rules": tuple(_review_rule(r, source.where("review_rules"))
                                   for r in source.table_list("review_rules")),
             "protection": _protection(source),
+            "audit": _audit(source),
         }
         backends = source.tables("backends")
         if backends:
@@ -218,7 +272,8 @@ _PROTECTION_KEYS = {"watermark", "watermark_strength", "watermark_keys_file",
                     "c2pa_alg", "c2pa_trust_anchors_file"}
 _KNOWN_KEYS = {"database_url", "secret_file", "producer_code", "notice", "notice_position",
                "review_window_chars", "block_consecutive", "block_per_day", "demo",
-               "backends", "review_rules", "moderation_library", *_PROTECTION_KEYS}
+               "backends", "review_rules", "moderation_library", "audit", *_PROTECTION_KEYS}
+_AUDIT_KEYS = {"origin", "key_file", "retention_days", "checkpoint_interval_s"}
 
 
 def load_protection(path: Path | None = None, env: Mapping[str, str] = os.environ
@@ -281,6 +336,25 @@ def _protection(source: _Source) -> Protection:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _audit(source: _Source) -> AuditConfig:
+    if isinstance(source.data.get("audit"), dict) and "key" in source.data["audit"]:
+        raise ConfigError(f"{source.where('audit.key')}: the audit key does not go in the "
+                          f"config file; use key_file or {ENV_PREFIX}AUDIT_KEY")
+    audit = source.table("audit", _AUDIT_KEYS)
+    key_file = audit.get("key_file", _as_str, DEFAULT_AUDIT_KEY_FILE)
+    if not key_file.strip():
+        raise ConfigError(f"{audit.named('key_file')}: must name a file")
+    origin = audit.get("origin", _as_str, "")
+    days = audit.get("retention_days", _as_int, DEFAULT_RETENTION_DAYS)
+    interval = audit.get("checkpoint_interval_s", _as_float, 60.0)
+    problem = _audit_problem(origin, days, interval)
+    if problem:
+        raise ConfigError(f"{audit.named(problem[0])}: {problem[1]}")
+    return AuditConfig(origin=origin, key_file=Path(key_file), retention_days=days,
+                       checkpoint_interval_s=interval,
+                       key=source.env.get(ENV_PREFIX + "AUDIT_KEY", "").strip() or None)
+
+
 def _key_pairs(text: str, where: str) -> dict[str | int, str]:
     """"ID:HEX,ID:HEX" as the {id: hex} mapping KeyRing.from_config reads, in order."""
     pairs: dict[str | int, str] = {}
@@ -288,6 +362,8 @@ def _key_pairs(text: str, where: str) -> dict[str | int, str]:
         key_id, sep, secret = item.partition(":")
         if not sep:
             raise ConfigError(f"{where}: expected ID:HEX pairs separated by commas")
+        if key_id.strip() in pairs:
+            raise ConfigError(f"{where}: watermark key id {key_id.strip()} is configured twice")
         pairs[key_id.strip()] = secret.strip()
     return pairs
 
@@ -311,19 +387,36 @@ def _read_bytes(path: Path) -> bytes:
 
 
 class _Source:
-    """Values from the file, overridden by `SYNTHGUARD_<KEY>` environment variables."""
+    """Values from the file, overridden by `SYNTHGUARD_<KEY>` environment variables; in
+    a table (`prefix="audit."`), `SYNTHGUARD_<TABLE>_<KEY>`."""
 
-    def __init__(self, data: dict[str, Any], env: Mapping[str, str], file: str) -> None:
-        unknown = sorted(set(data) - _KNOWN_KEYS)
+    def __init__(self, data: dict[str, Any], env: Mapping[str, str], file: str, *,
+                 prefix: str = "", known: set[str] = _KNOWN_KEYS) -> None:
+        unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"{file}: unknown setting {unknown[0]!r}")
-        self.data, self.env, self.file = data, env, file
+            raise ConfigError(f"{file}: unknown setting {prefix + unknown[0]!r}")
+        self.data, self.env, self.file, self.prefix = data, env, file, prefix
 
     def where(self, key: str) -> str:
-        return f"{self.file}: {key}"
+        return f"{self.file}: {self.prefix}{key}"
+
+    def _env_name(self, key: str) -> str:
+        return ENV_PREFIX + (self.prefix + key).replace(".", "_").upper()
+
+    def named(self, key: str) -> str:
+        """Where `key`'s value came from: its environment variable, else the file."""
+        env_name = self._env_name(key)
+        return env_name if self.env.get(env_name) else self.where(key)
+
+    def table(self, key: str, known: set[str]) -> _Source:
+        """The values of table [key] (absent: none), with their own overrides."""
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.where(key)}: expected a table [{self.prefix}{key}]")
+        return _Source(value, self.env, self.file, prefix=f"{self.prefix}{key}.", known=known)
 
     def get(self, key: str, convert: Callable[[Any, str], T], default: T) -> T:
-        env_name = ENV_PREFIX + key.upper()
+        env_name = self._env_name(key)
         if self.env.get(env_name):
             return convert(_from_env(self.env[env_name], convert), env_name)
         if key in self.data:
@@ -358,6 +451,11 @@ def _from_env(text: str, convert: Callable[[Any, str], Any]) -> Any:
     if convert is _as_int:
         try:
             return int(text.strip())
+        except ValueError:
+            return text
+    if convert is _as_float:
+        try:
+            return float(text.strip())
         except ValueError:
             return text
     if convert is _as_str_list:

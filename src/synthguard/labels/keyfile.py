@@ -6,12 +6,18 @@ Private keys: the 32-byte scalar in hex, or what OpenSSL writes (`openssl genpke
 OpenSSL 3, "SM2 PRIVATE KEY"). Public keys: PEM "PUBLIC KEY" (`openssl pkey -pubout`),
 DER SubjectPublicKeyInfo, or the hex forms `security.parse_public_key` reads. Only as
 much DER is parsed as finds the key, with bounded lengths: key files are input.
+
+`write_private` writes new key files (mode 0600, never half-written), as `synthguard
+keys` and the demo make them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
+import secrets
+from pathlib import Path
 
 from synthguard.errors import SynthGuardError
 from synthguard.labels.security import parse_public_key
@@ -112,4 +118,34 @@ def private_scalar(data: bytes) -> int:
     return _pem_private_scalar(text)
 
 
-__all__ = ["load_public_key", "private_scalar"]
+def write_private(path: Path, text: str, *, force: bool = False) -> None:
+    """Write a new key file readable only by its owner: a private temporary file, then a
+    rename (a link when not `force`, so an existing key is never replaced by accident)."""
+    if path.exists() and not force:
+        raise SynthGuardError(f"{path}: exists; pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        if force:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    except FileExistsError:
+        raise SynthGuardError(f"{path}: exists; pass --force to replace it") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def watermark_key_text(key_id: int) -> str:
+    """A new watermark key file's text (`watermark_keys_file`): one 32-byte key."""
+    return (f"# watermark keys: the first line marks new content; keep old lines to detect "
+            f"old content\n{key_id} = \"{secrets.token_hex(32)}\"\n")
+
+
+__all__ = ["load_public_key", "private_scalar", "watermark_key_text", "write_private"]
