@@ -1,16 +1,17 @@
 """The audit service as the gateway and the CLI use it: settings, the log, the
 checkpoint publisher, and the background task that ties them together.
 
-Settings come from the environment until `Config` grows audit fields (the config file
-rejects keys it does not know):
+Settings come from `Config.audit` (the `[audit]` table of the config file, with
+`SYNTHGUARD_AUDIT_*` environment overrides; see synthguard.config):
 
-- `SYNTHGUARD_AUDIT_ORIGIN`: the log's name in checkpoints, also the key name
+- `origin`: the log's name in checkpoints, also the key name
   (default `synthguard.invalid/audit/<producer code>`).
-- `SYNTHGUARD_AUDIT_KEY`: the Ed25519 signer key (`PRIVATE+KEY+...`, or a 32-byte seed
-  in hex or base64); else `SYNTHGUARD_AUDIT_KEY_FILE` (default `var/audit-key`),
+- the Ed25519 signer key: `SYNTHGUARD_AUDIT_KEY` (`PRIVATE+KEY+...`, or a 32-byte seed
+  in hex or base64), never the config file; else `key_file` (default `var/audit-key`),
   created with mode 0600 on first use like the server secret.
-- `SYNTHGUARD_AUDIT_RETENTION_DAYS` (default 180: the Cybersecurity Law's six months).
-- `SYNTHGUARD_AUDIT_CHECKPOINT_INTERVAL_S` (default 60).
+- `retention_days` (default 180: the Cybersecurity Law's six months; less is allowed
+  and warned about).
+- `checkpoint_interval_s` (default 60).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from synthguard.accounts.records import Records
 from synthguard.audit.errors import AuditAlarm
@@ -38,7 +37,6 @@ from synthguard.config import (
 )
 from synthguard.store.db import Database
 
-DEFAULT_KEY_FILE = "var/audit-key"
 DEFAULT_INTERVAL_S = 60.0
 PURGE_EVERY_S = 3600.0
 
@@ -54,15 +52,18 @@ class AuditSettings:
 
     @classmethod
     def load(cls, config: Config, env: Mapping[str, str] = os.environ) -> AuditSettings:
-        origin = env.get(ENV_PREFIX + "AUDIT_ORIGIN") or (
+        """The settings of `config.audit`. The key: `config.audit.key` (what
+        `Config.load` read from `SYNTHGUARD_AUDIT_KEY`), else `SYNTHGUARD_AUDIT_KEY` in
+        `env` (a Config built in code still takes the key a deployment gives by
+        environment), else `config.audit.key_file`, created on first use."""
+        audit = config.audit
+        origin = audit.origin or (
             "synthguard.invalid/audit" + (f"/{config.producer_code}" if config.producer_code
                                           else ""))
-        if not re.fullmatch(r"[^\s+]+", origin):
-            raise ConfigError(f"{ENV_PREFIX}AUDIT_ORIGIN must have no spaces or '+'")
-        key_text = env.get(ENV_PREFIX + "AUDIT_KEY")
+        key_text = audit.key or env.get(ENV_PREFIX + "AUDIT_KEY", "").strip()
         where = ENV_PREFIX + "AUDIT_KEY"
         if not key_text:
-            path = Path(env.get(ENV_PREFIX + "AUDIT_KEY_FILE") or DEFAULT_KEY_FILE)
+            path = audit.key_file
             if not path.exists():
                 _create_secret_file(path)  # 32 random bytes, hex, mode 0600
             try:
@@ -71,9 +72,8 @@ class AuditSettings:
                 raise ConfigError(f"{path}: cannot read the audit key: {exc}") from None
             where = str(path)
         return cls(origin=origin, signer=_signer(key_text, origin, where),
-                   retention=timedelta(days=_number(env, "AUDIT_RETENTION_DAYS", 180)),
-                   checkpoint_interval_s=_number(env, "AUDIT_CHECKPOINT_INTERVAL_S",
-                                                 DEFAULT_INTERVAL_S))
+                   retention=timedelta(days=audit.retention_days),
+                   checkpoint_interval_s=audit.checkpoint_interval_s)
 
 
 def _signer(text: str, origin: str, where: str) -> NoteSigner:
@@ -87,19 +87,6 @@ def _signer(text: str, origin: str, where: str) -> NoteSigner:
         return NoteSigner(origin, seed)
     except NoteError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-
-
-def _number(env: Mapping[str, str], key: str, default: float) -> float:
-    text = env.get(ENV_PREFIX + key)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{ENV_PREFIX}{key}: expected a number") from None
-    if value <= 0:
-        raise ConfigError(f"{ENV_PREFIX}{key}: must be above 0")
-    return value
 
 
 class Audit:
