@@ -8,18 +8,19 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from synthguard.accounts.records import Records
+from synthguard.accounts.records import Records, RequestRecord
 from synthguard.audit.cli import audit_app
 from synthguard.audit.merkle import verify_consistency, verify_inclusion
 from synthguard.audit.note import NoteVerifier
 from synthguard.store import Database
-from tests.audit.conftest import SECRET, SIGNER, record
+from tests.audit.conftest import SECRET, SIGNER, make_audit, record
 
 ENV = {"SYNTHGUARD_SECRET": SECRET.hex()}
 
@@ -127,8 +128,65 @@ def test_purge_and_range_export(database: Database, records: Records, runner: Cl
                                          SIGNER.verifier.encode()])
     assert verified.exit_code == 0 and "OK: 4 entries" in verified.output
     assert runner.invoke(audit_app, [*url, "purge"]).output.startswith(
-        "purged the payload of 0 entries")
+        "purged the payload of 0 entries and deleted ")
     assert runner.invoke(audit_app, [*url, "key"]).output.strip() == SIGNER.verifier.encode()
+
+
+def _aged(n: int, days: int) -> RequestRecord:
+    return record(n, created_at=datetime.now(UTC) - timedelta(days=days, seconds=-n))
+
+
+def _stored(database: Database) -> int:
+    with database.session(readonly=True) as s:
+        return int(s.scalar(text("SELECT count(*) FROM request_records")) or 0)
+
+
+def test_purge_logs_first_then_deletes_past_retention(
+        database: Database, records: Records, runner: CliRunner, tmp_path: Path) -> None:
+    for n, days in enumerate((300, 250, 200, 40, 1)):
+        records.write(_aged(n, days))
+    url = _url(database)
+    held_back = runner.invoke(audit_app, [*url, "purge", "--no-publish"])
+    assert held_back.exit_code == 0, held_back.output
+    first, second = held_back.output.splitlines()
+    assert first.startswith("purged the payload of 0 entries and deleted 0 request records "
+                            "from before ")
+    assert second.startswith("kept 3 request records from before ")
+    assert "'synthguard audit ingest'" in second and _stored(database) == 5
+
+    purged = runner.invoke(audit_app, [*url, "purge"])  # logs and signs, then deletes
+    assert purged.exit_code == 0, purged.output
+    assert "deleted 3 request records" in purged.output and "kept" not in purged.output
+    assert _stored(database) == 2
+
+    config = tmp_path / "synthguard.toml"
+    for days, deleted in ((60, 0), (30, 1)):  # the configured retention
+        config.write_text(f"[audit]\nretention_days = {days}\n")
+        result = runner.invoke(audit_app, ["--config", str(config), *url, "purge"])
+        assert f"deleted {deleted} request records" in result.output, result.output
+    assert _stored(database) == 1
+    assert "deleted 0 request records" in runner.invoke(
+        audit_app, [*url, "purge", "--days", "365"]).output
+
+
+def test_an_export_names_the_purged_entries(
+        database: Database, records: Records, runner: CliRunner, tmp_path: Path) -> None:
+    for n in range(6):
+        records.write(record(n))
+    audit = make_audit(database)
+    audit.catch_up(records)
+    later = next(audit.log.leaves(0, 1)).logged_at + timedelta(days=181)
+    assert audit.log.purge(now=later).payloads == 6
+    archive = tmp_path / "purged.tar.gz"
+    exported = runner.invoke(audit_app, [*_url(database), "export", str(archive),
+                                         "--since", "2000-01-01"])
+    assert exported.exit_code == 0, exported.output
+    assert "purged past retention (6 entries" in exported.output
+    assert exported.output.rstrip().splitlines()[1].endswith(": #0 to #5")
+    verified = runner.invoke(audit_app, ["verify", str(archive), "--key",
+                                         SIGNER.verifier.encode()])
+    assert verified.exit_code == 0, verified.output
+    assert verified.output.startswith("OK: 6 entries (6 purged)")
 
 
 @pytest.mark.parametrize("args", [

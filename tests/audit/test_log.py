@@ -148,14 +148,14 @@ def test_ingest_waits_at_a_gap_until_it_settles(database: Database, records: Rec
 def test_purge_drops_payloads_but_keeps_the_tree_and_its_proofs(audit: Audit) -> None:
     audit.log.append([record(n) for n in range(10)])
     root, proof = audit.log.root(), audit.log.inclusion_proof(3)
-    assert audit.log.purge(retention=timedelta(days=180)) == 0
+    assert audit.log.purge(retention=timedelta(days=180)).payloads == 0
     later = next(audit.log.leaves(0, 1)).logged_at + timedelta(days=181)
-    assert audit.log.purge(now=later) == 10
+    assert audit.log.purge(now=later).payloads == 10
     rows = list(audit.log.leaves(0, 10))
     assert all(row.entry is None for row in rows)
     assert audit.log.root() == root and audit.log.inclusion_proof(3) == proof
     assert merkle.verify_inclusion(3, 10, rows[3].leaf_hash, proof, root)
-    assert audit.log.purge(now=later) == 0
+    assert audit.log.purge(now=later).payloads == 0
 
 
 def test_index_range_maps_times_to_contiguous_leaves(audit: Audit) -> None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from synthguard.audit.service import Audit
 
 PROG = "synthguard audit"
+_SHOWN_RANGES = 10  # purged runs named after an export
 
 audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Tamper-evident audit log: checkpoints, proofs, export, verify.")
@@ -203,8 +204,16 @@ def export_cmd(
         if publish:
             audit.catch_up(_records(audit))
         manifest = export_archive(audit.checkpoints, output, since=start, until=end)
+        purged = audit.log.purged_ranges(manifest["first_index"], manifest["end_index"])
     typer.echo(f"{output}: {manifest['kind']} export of entries #{manifest['first_index']} to "
                f"#{manifest['end_index'] - 1}, signed tree size {manifest['tree_size']}")
+    if purged:
+        shown = ", ".join(f"#{a}" if b - a == 1 else f"#{a} to #{b - 1}"
+                          for a, b in purged[:_SHOWN_RANGES])
+        more = f" and {len(purged) - _SHOWN_RANGES} more runs" \
+            if len(purged) > _SHOWN_RANGES else ""
+        typer.echo(f"purged past retention ({sum(b - a for a, b in purged)} entries: "
+                   f"\"entry\": null, leaf hash only, still proven): {shown}{more}")
     typer.echo(f"verify with: synthguard audit verify {output} --key {manifest['verifier_key']}")
 
 
@@ -265,15 +274,26 @@ def ingest_cmd(ctx: typer.Context) -> None:
 @audit_app.command("purge")
 def purge_cmd(
     ctx: typer.Context,
-    days: Annotated[int | None, typer.Option("--days", min=1, help="Keep payloads this many "
-                                             "days (default: the configured retention).")]
+    days: Annotated[int | None, typer.Option("--days", min=1, help="Keep this many days "
+                                             "(default: the configured retention).")]
     = None,
+    publish: Annotated[bool, typer.Option(
+        "--publish/--no-publish", help="Log pending records and sign a checkpoint first, so "
+                                       "records past retention can go now.")] = True,
 ) -> None:
-    """Drop the payload of entries past retention; their hashes stay, so the tree and
-    every proof still verify."""
+    """Apply retention: drop the payload of entries logged before the retention period
+    (their hashes stay, so the tree, checkpoints and every proof still verify) and
+    delete the gateway's request records created before it, once the log holds them."""
     with _service(ctx) as audit:
-        count = audit.log.purge(retention=timedelta(days=days) if days else None)
-    typer.echo(f"purged the payload of {count} entries")
+        if publish:
+            audit.catch_up(_records(audit))
+        report = audit.log.purge(retention=timedelta(days=days) if days else None)
+    cutoff = report.cutoff.isoformat(timespec="seconds")
+    typer.echo(f"purged the payload of {report.payloads} entries and deleted "
+               f"{report.records} request records from before {cutoff}")
+    if report.unlogged:
+        typer.echo(f"kept {report.unlogged} request records from before {cutoff} that the "
+                   "log does not hold yet; they go once logged ('synthguard audit ingest')")
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The audit log on the database: durable, batched appends of gateway request records,
-catch-up ingestion, proofs read from stored node hashes, and retention.
+catch-up ingestion, proofs read from stored node hashes, and retention (`retention`).
 
 An append is one transaction: it locks the head row (BEGIN IMMEDIATE on SQLite, SELECT
 ... FOR UPDATE on PostgreSQL, so several gateway processes can share one log), inserts
@@ -10,13 +10,12 @@ arriving while a commit runs share the next one (see `groupcommit`).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,8 @@ from synthguard.audit.errors import AuditError, UnknownRecord
 from synthguard.audit.groupcommit import GroupCommit
 from synthguard.audit.merkle import Node
 from synthguard.audit.models import AuditHead, AuditLeaf, AuditNode
+from synthguard.audit.retention import PURGE_BATCH, PurgeReport, purged_ranges
+from synthguard.audit.retention import purge as retention_purge
 from synthguard.store.db import Database
 from synthguard.store.types import driver_datetime
 
@@ -36,8 +37,6 @@ DEFAULT_RETENTION = timedelta(days=180)
 # ingest watermark waits this long before treating a gap as permanent.
 GAP_SETTLE_S = 30.0
 _LOOKUP_CHUNK = 500  # node keys per query: well under every driver's parameter limit
-
-log = logging.getLogger("synthguard.audit")
 
 
 @dataclass(frozen=True)
@@ -375,17 +374,16 @@ class AuditLog:
 
     # -- retention ---------------------------------------------------------------
 
-    def purge(self, *, now: datetime | None = None, retention: timedelta | None = None) -> int:
-        """Drop the payload of leaves logged before the retention period; their hashes
-        stay in the tree, so roots and proofs, old and new, still verify."""
+    def purge(self, *, now: datetime | None = None, retention: timedelta | None = None,
+              batch: int = PURGE_BATCH) -> PurgeReport:
+        """Apply retention (see `retention`): drop the payload of leaves logged before
+        the period, keeping their hashes, so roots and proofs, old and new, still verify;
+        delete the request records created before it that the log already holds. In
+        transactions of at most `batch` rows."""
         now = now or datetime.now(UTC)
         cutoff = now - (retention if retention is not None else self.retention)
-        with self.db.session() as s:
-            result = s.execute(update(AuditLeaf)
-                               .where(AuditLeaf.logged_at < cutoff, AuditLeaf.entry.is_not(None))
-                               .values(entry=None, purged_at=now))
-            count = int(getattr(result, "rowcount", 0) or 0)
-        if count:
-            log.info("audit payload purged", extra={"event": "audit_purge", "leaves": count,
-                                                    "cutoff": cutoff.isoformat()})
-        return count
+        return retention_purge(self.db, cutoff=cutoff, now=now, batch=batch)
+
+    def purged_ranges(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The runs [first, stop) of leaves in [start, end) whose payload was purged."""
+        return list(purged_ranges(self.db, start, end))

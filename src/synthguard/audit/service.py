@@ -10,7 +10,8 @@ Settings come from `Config.audit` (the `[audit]` table of the config file, with
   in hex or base64), never the config file; else `key_file` (default `var/audit-key`),
   created with mode 0600 on first use like the server secret.
 - `retention_days` (default 180: the Cybersecurity Law's six months; less is allowed
-  and warned about).
+  and warned about): request records and entry payloads older than that are purged
+  (see `retention`).
 - `checkpoint_interval_s` (default 60).
 """
 
@@ -114,8 +115,10 @@ class Audit:
 
     async def run_background(self, records: Records, stop: asyncio.Event) -> None:
         """Until `stop` is set: every checkpoint interval, ingest the records not yet
-        logged and publish a checkpoint; every hour, purge expired payloads. Failures
-        are logged and retried next round (an alarm is logged at CRITICAL)."""
+        logged and publish a checkpoint; every hour, apply retention (`AuditLog.purge`:
+        old payloads, and old request records the log holds), only in a round whose
+        ingest and checkpoint succeeded. Failures are logged and retried next round (an
+        alarm is logged at CRITICAL)."""
         loop = asyncio.get_running_loop()
         next_purge = 0.0
         while not stop.is_set():
