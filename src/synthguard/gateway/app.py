@@ -194,7 +194,7 @@ def create_app(config: Config, *, database: Database | None = None,
     (already migrated). Built in unless given: `reviewer` = the configured rules, then
     the moderation engine over `config.moderation_library` (synthguard.moderation.gateway);
     `identity` = `IdentityServices.build(config, database)`; `consent` = its consent
-    records; `audit` = `Audit(database, config)` (settings from the environment, see
+    records; `audit` = `Audit(database, config)` (settings from `config.audit`, see
     audit/service.py); `governance` = `Governance(database, config)` with the audit log;
     `backends` = the configured routes. What the app builds, it closes on shutdown."""
     # Imported here: these packages implement the gateway's protocols, so they import
