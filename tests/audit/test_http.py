@@ -25,6 +25,7 @@ from synthguard.audit.remote import verify_remote
 from synthguard.audit.service import Audit
 from synthguard.audit.verify import verify_archive
 from synthguard.store import Database
+from tests.api_errors import api_error
 from tests.audit.conftest import ORIGIN, SIGNER, record
 
 
@@ -42,10 +43,7 @@ def client(audit: Audit) -> Iterator[TestClient]:
 
 
 def _error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
-    return str(body["error"]["code"])
+    return str(api_error(response, status)["code"])
 
 
 def test_checkpoint_is_served_as_a_signed_note(audit: Audit, client: TestClient) -> None:

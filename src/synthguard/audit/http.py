@@ -25,13 +25,14 @@ from synthguard.audit.errors import UnknownRecord
 from synthguard.audit.export import export_archive
 from synthguard.audit.merkle import ProofError
 from synthguard.audit.service import Audit
+from synthguard.http_errors import error_response
 
 router = APIRouter(tags=["audit"])
 _RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return error_response(status, code, message)
 
 
 class _BadInput(ValueError):
