@@ -63,6 +63,14 @@ def test_pages_show_the_filing_of_the_models(sqlite_gateway: Gateway) -> None:
         for path in ("/", "/report", "/check", "/process", "/account/login"):
             page = http.get(path)
             assert page.status_code == 200 and number in page.text, path
+        # A mistyped address: a browser gets the public error page with the footer, an
+        # API client the JSON error.
+        missing = http.get("/no-such-page", headers={"Accept": "text/html"})
+        assert missing.status_code == 404 and number in missing.text
+        assert missing.headers["content-type"].startswith("text/html")
+        api = http.get("/no-such-page")
+        assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+        assert http.get("/v1/nothing", headers={"Accept": "text/html"}).json()["error"]
 
 
 def test_check_a_file_uses_the_configured_watermark_keys(protected_gateway: Gateway,

@@ -145,6 +145,12 @@ class Gateway:
         return error.response({**ctx.response_headers, OVERHEAD_HEADER: f"{overhead:.3f}"})
 
 
+def _wants_page(request: Request) -> bool:
+    path = request.url.path
+    return (request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", "")
+            and not path.startswith(("/v1/", "/audit/")))
+
+
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     too_large = errors.GatewayError(413, f"The request body exceeds {MAX_BODY_BYTES} bytes.",
@@ -276,6 +282,12 @@ def create_app(config: Config, *, database: Database | None = None,
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if _wants_page(request):
+            # A person's browser on a mistyped address gets the public error page (with
+            # the filing footer every public page carries), API clients the JSON error.
+            from synthguard.console.web import error_page
+
+            return await error_page(request, exc.status_code, code, str(exc.detail))
         return errors.GatewayError(exc.status_code, str(exc.detail), "invalid_request_error",
                                    code).response()
 
