@@ -15,6 +15,7 @@ BENCHES = {
     "watermark_image": "Robust image watermarks vs invisible-watermark and blind-watermark",
     "watermark_audio": "Robust audio watermark (no offline peer to run beside it)",
     "moderation": "Keyword review with a 100,000-entry library vs pyahocorasick and flashtext2",
+    "audit_log": "Audit log: durable appends and proofs vs pymerkle",
 }
 
 
@@ -23,6 +24,10 @@ def main() -> int:
     print(f"Machine: {machine()}\n")
     for name in names:
         module = importlib.import_module(f"bench.{name}")
+        if name not in BENCHES:
+            print(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}",
+                  file=sys.stderr)
+            return 2
         print(f"## {BENCHES[name]}\n\nCommand: `make bench` (or `python -m bench {name}`)\n")
         print(module.run())
         print()
