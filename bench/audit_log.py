@@ -188,8 +188,8 @@ def _appends(folder: Path) -> str:
                 add(backend, f"group commit, {callers} async callers", log,
                     partial(_grouped_async, log, callers), base)
             # What the gateway does: the request record and its leaf in one transaction.
-            add(backend, f"record + leaf (gateway), {CALLERS[-1]} async callers", log,
-                partial(_grouped_async, log, CALLERS[-1], True), base)
+            add(backend, f"group commit of record + leaf (gateway), {CALLERS[-1]} async callers",
+                log, partial(_grouped_async, log, CALLERS[-1], True), base)
             db.dispose()
     note = "" if any(r[0].startswith("PostgreSQL") for r in rows) else (
         "\n\nPostgreSQL: not measured (set SYNTHGUARD_BENCH_POSTGRES_URL).")
