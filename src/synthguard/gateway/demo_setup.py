@@ -2,7 +2,10 @@
 backends, a demo organisation, a verified demo user and an API key, ready to call.
 
 The demo database is created afresh on each start, so the printed key is the only one
-and the records in it are this session's.
+and the records in it are this session's. The demo's watermark key and SM2 signing key
+are made under the work folder on first use and kept, so images and speech carry the
+robust watermark and a signed label, and `synthguard inspect` finds them later with
+the same files (the banner prints the settings).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import os
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthguard.accounts import Accounts
@@ -31,6 +34,7 @@ class DemoSetup:
     org_id: str
     user_id: str
     api_key: str
+    key_files: dict[str, str] = field(default_factory=dict)  # SYNTHGUARD_* settings
 
 
 def prepare_demo(workdir: Path) -> DemoSetup:
@@ -42,8 +46,9 @@ def prepare_demo(workdir: Path) -> DemoSetup:
         leftover.unlink(missing_ok=True)
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("SYNTHGUARD_") or key == "SYNTHGUARD_SECRET"}
+    key_files = _demo_keys(workdir)
     env.update({"SYNTHGUARD_DEMO": "true", "SYNTHGUARD_DATABASE_URL": f"sqlite:///{db_path}",
-                "SYNTHGUARD_SECRET_FILE": str(workdir / "secret")})
+                "SYNTHGUARD_SECRET_FILE": str(workdir / "secret"), **key_files})
     config = Config.load(None, env)
     if not config.review_rules:
         config = dataclasses.replace(config, review_rules=(DEMO_RULE,))
@@ -55,7 +60,21 @@ def prepare_demo(workdir: Path) -> DemoSetup:
     # The demo stands in for a completed real-name check; the evidence id says so.
     accounts.mark_verified(user_id, "demo", "demo-setup")
     _, api_key = accounts.issue_key(user_id, rate_limit_per_min=600)
-    return DemoSetup(config, database, org_id, user_id, api_key)
+    return DemoSetup(config, database, org_id, user_id, api_key, key_files)
+
+
+def _demo_keys(workdir: Path) -> dict[str, str]:
+    """The demo's watermark and signing key files (made once), as settings."""
+    from synthguard.labels.keyfile import watermark_key_text, write_private
+    from synthguard.labels.security import SigningKey
+
+    watermark, signing = workdir / "watermark-keys.toml", workdir / "signing.key"
+    if not watermark.exists():
+        write_private(watermark, watermark_key_text(1))
+    if not signing.exists():
+        write_private(signing, f"{SigningKey.generate().scalar:064x}\n")
+    return {"SYNTHGUARD_WATERMARK_KEYS_FILE": str(watermark),
+            "SYNTHGUARD_SIGNING_KEY_FILE": str(signing)}
 
 
 def instructions(setup: DemoSetup, base_url: str) -> str:
@@ -78,6 +97,7 @@ def instructions(setup: DemoSetup, base_url: str) -> str:
         "EOF",
     ])
     rule = setup.config.review_rules[0]
+    check = " ".join(f"{name}={shlex.quote(value)}" for name, value in setup.key_files.items())
     return "\n".join([
         f"SynthGuard gateway (demo) on {base_url}",
         f"  database     {setup.config.database_url}",
@@ -94,6 +114,9 @@ def instructions(setup: DemoSetup, base_url: str) -> str:
         python,
         "",
         f"A prompt containing {rule.pattern!r} is blocked by review rule {rule.id}.",
+        "Images and speech carry the robust watermark (payload: the record id) and an "
+        "SM2-signed label; check a saved file with:",
+        f"  {check} {shlex.quote(sys.executable)} -m synthguard inspect FILE",
         "Press Ctrl+C to stop.",
     ])
 

@@ -1,6 +1,9 @@
 """`POST /v1/images/generations` and `POST /v1/audio/speech` after admission:
-backend → labels (visible/audible notice, then metadata label, then read-back) →
-record → response.
+backend → labels (visible/audible notice, then, with watermark keys configured, the
+robust watermark carrying the record id's content id, then the metadata label, signed
+when a signing key is configured, then read-back) → record (which keeps the watermark
+payload and signature state per file) → response. A file that cannot be labeled, or in
+`watermark = "require"` mode cannot be watermarked, is withheld.
 
 The built-in reviewer reads text, so image and audio outputs are recorded as not
 reviewed, with the reason; the moderation engine that can read them plugs in later.
@@ -68,9 +71,11 @@ class MediaService(GenerationService):
         assert isinstance(request, SpeechRequest)
         fmt = request.response_format or "mp3"
         backend, payload = self.route(ctx)
-        audio = await self.timed(ctx, lambda: backend.speech(payload))
+        source_fmt = self.labeler.source_format(fmt)  # WAV when the mark precedes the encode
+        audio = await self.timed(ctx, lambda: backend.speech(
+            {**payload, "response_format": source_fmt}))
         label = self.labeler.aigc(ctx.record_id)
-        labeled = await self._label(self.labeler.audio, audio, fmt, label)
+        labeled = await self._label(self.labeler.audio, audio, fmt, label, source_fmt)
         digest = hashlib.sha256(labeled.data).hexdigest()
         await self.recorder.write(
             ctx, "ok", output_digest=digest, output_review=NOT_REVIEWED_AUDIO,

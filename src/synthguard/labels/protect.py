@@ -109,12 +109,16 @@ class Protection:
 
 
 def seal(src: Path, dst: Path, aigc: AIGCLabel, protection: Protection, *, owned: bool,
-         source: Path | None = None, durable: bool = True) -> Report:
+         source: Path | None = None, durable: bool = True, premarked: bool = False,
+         notes: list[Finding] | None = None) -> Report:
     """Watermark, sign, label and C2PA-sign `src` into `dst` (see the module docstring).
 
     `owned`: `src` is the caller's temporary file, removed in every case. `source`: the
     user's input `src` was rendered from (named in messages; its file mode is kept).
-    Returns the read-back report of `dst`, with a finding for each step skipped."""
+    `premarked`: the caller embedded the watermark itself (before its own lossy encode,
+    which a second encode would weaken); it is looked for instead of embedded. `notes`:
+    the caller's findings so far. Returns the read-back report of `dst`, with a finding
+    for each step skipped."""
     from synthguard.labels.api import inspect, write_label
 
     if dst.is_dir():
@@ -127,11 +131,13 @@ def seal(src: Path, dst: Path, aigc: AIGCLabel, protection: Protection, *, owned
                               "SecurityData record there")
     shown = source if source is not None else src
     mode_from = source if source is not None and source.exists() else src
-    notes: list[Finding] = []
+    notes = [] if notes is None else list(notes)
     staged: list[Path] = []
     try:
         current, payload = src, None
-        if protection.marks:
+        if premarked and protection.marks:
+            payload = _find_mark(current, shown, aigc, protection, notes)
+        elif protection.marks:
             marked = _watermark(current, dst, shown, aigc, protection, notes, staged)
             if marked is not None:
                 current, payload = marked
@@ -224,6 +230,26 @@ def _watermark(src: Path, dst: Path, shown: Path, aigc: AIGCLabel, protection: P
         notes.append(Finding("watermark-skipped", "warning", f"not watermarked: {reason}"))
         return None
     return out, payload_bytes(key.key_id, content_id)
+
+
+def _find_mark(src: Path, shown: Path, aigc: AIGCLabel, protection: Protection,
+               notes: list[Finding]) -> bytes | None:
+    """The payload of the mark the caller embedded, if it reads back from `src` as it
+    will be published."""
+    from synthguard.labels.carriers import SNIFF_BYTES, detect
+    from synthguard.labels.integrity import check_watermark
+
+    with src.open("rb") as f:
+        carrier = detect(f.read(SNIFF_BYTES), src)
+    found = check_watermark(src, carrier.NAME if carrier is not None else None,
+                            protection.watermark_keys, aigc)
+    if found.matches_label and found.payload is not None:
+        return found.payload
+    reason = f"the watermark did not survive encoding ({found.reason or found.status})"
+    if protection.watermark == "require":
+        raise VerificationFailed(f"{shown}: {reason}")
+    notes.append(Finding("watermark-skipped", "warning", f"not watermarked: {reason}"))
+    return None
 
 
 def _sign(current: Path, shown: Path, aigc: AIGCLabel, key: SigningKey, payload: bytes | None,
