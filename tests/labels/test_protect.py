@@ -340,3 +340,59 @@ def test_mark_then_watermark_then_signed_label(tmp_path: Path) -> None:
     after = np.asarray(Image.open(out).convert("L"), dtype=np.float64)
     assert np.abs(after[-30:, -100:] - before[-30:, -100:]).mean() > 10
     assert np.abs(after[:60, :60] - before[:60, :60]).mean() < 3  # only the faint mark
+
+
+def _mp3(tmp_path: Path, seconds: float, name: str = "speech") -> Path:
+    wav = tmp_path / f"{name}.wav"
+    soundfile.write(wav, make_clip("speech", 6, seconds, 44_100, 1), 44_100, subtype="PCM_16")
+    mp3 = tmp_path / f"{name}.mp3"
+    subprocess.run([require_tool("ffmpeg"), "-v", "error", "-y", "-i", str(wav), "-c:a",
+                    "libmp3lame", "-b:a", "96k", str(mp3)], check=True, timeout=60)
+    return mp3
+
+
+def test_mark_audio_marks_before_its_one_encode(tmp_path: Path) -> None:
+    src = _mp3(tmp_path, 5.0)
+    out = tmp_path / "marked.mp3"
+    marked = mark_file(src, out, label=synthguard.AIGCLabel.create(
+        producer=PRODUCER, produce_id="aud-0002"), protection=FULL)
+    assert marked.kind == "audio" and marked.report is not None
+    assert [f.code for f in marked.report.findings] == []
+    report = check(out, KEY.public_key_hex)
+    assert report.watermark is not None and report.watermark.matches_label
+    assert report.signature is not None and report.signature.status == "valid"
+    assert report.signature.watermark_checked
+    assert detect_audio_file(out, RING).content_id == content_id_from("aud-0002")
+
+
+def test_short_audio_is_noted_or_refused(tmp_path: Path) -> None:
+    src = _mp3(tmp_path, 0.6, "blip")
+    aigc = synthguard.AIGCLabel.create(producer=PRODUCER, produce_id="aud-0003")
+    marked = mark_file(src, tmp_path / "out.mp3", label=aigc, protection=FULL)
+    assert marked.report is not None
+    [note] = [f for f in marked.report.findings if f.code == "watermark-skipped"]
+    assert "shorter than 1" in note.message and str(tmp_path) not in note.message
+    assert marked.report.signature is not None and marked.report.signature.status == "valid"
+    with pytest.raises(UnsupportedFormat, match=r"blip\.mp3: cannot be watermarked"):
+        mark_file(src, tmp_path / "strict.mp3", label=aigc,
+                  protection=dataclasses.replace(FULL, watermark="require"))
+    assert not (tmp_path / "strict.mp3").exists() and no_temp_files(tmp_path)
+
+
+def test_a_premark_that_does_not_read_back_is_noted(tmp_path: Path) -> None:
+    """`seal(premarked=True)`: the renderer said it marked the file; the mark is looked
+    for in the file as published, and a missing one is not bound by the signature."""
+    from synthguard.errors import VerificationFailed
+    from synthguard.labels.protect import seal
+
+    aigc = synthguard.AIGCLabel.create(producer=PRODUCER, produce_id="img-0018")
+    src = picture(tmp_path / "unmarked.png")  # never marked
+    report = seal(src, tmp_path / "out.png", aigc, FULL, owned=False, premarked=True)
+    [note] = [f for f in report.findings if f.code == "watermark-skipped"]
+    assert "did not survive encoding" in note.message
+    assert report.signature is not None and report.signature.status == "valid"
+    assert not report.signature.watermark_checked
+    with pytest.raises(VerificationFailed, match="did not survive"):
+        seal(src, tmp_path / "strict.png", aigc, dataclasses.replace(FULL, watermark="require"),
+             owned=False, premarked=True)
+    assert not (tmp_path / "strict.png").exists() and no_temp_files(tmp_path)

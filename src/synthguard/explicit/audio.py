@@ -28,9 +28,11 @@ from synthguard._atomic import atomic_output
 from synthguard.errors import MalformedFile, UnsupportedFormat
 from synthguard.explicit.audio_io import AudioInput, carrier_format, splice, verify_output
 from synthguard.explicit.wording import NoticeError
-from synthguard.labels.aigc import AIGCLabel
+from synthguard.labels.aigc import AIGCLabel, Finding
 from synthguard.labels.api import Report, inspect, publish
 from synthguard.labels.protect import Protection
+from synthguard.watermark.audio_file import WatermarkingInput
+from synthguard.watermark.payload import content_id_from
 
 Prompt = Literal["rhythm", "voice", "both"]
 Position = Literal["start", "end", "both"]
@@ -180,6 +182,22 @@ def prompt_signal(prompt: Prompt, rate: int, rhythm: Rhythm = Rhythm(),
     return np.concatenate(parts)
 
 
+def _embed(inp: WatermarkingInput, src: Path, label: AIGCLabel, protection: Protection,
+           notes: list[Finding]) -> None:
+    """Mark the content in memory, so prompt and mark share the one encode that follows
+    (a file step after it would re-encode lossy audio a second time). A note, instead,
+    when the audio cannot carry the mark (and the mode is not `require`)."""
+    keys = protection.watermark_keys
+    assert keys is not None
+    try:
+        inp.embed(content_id_from(label.produce_id), keys.primary, strength=protection.strength)
+    except UnsupportedFormat as exc:
+        reason = str(exc).removeprefix(f"{src}: ")
+        if protection.watermark == "require":
+            raise UnsupportedFormat(f"{src}: cannot be watermarked: {reason}") from None
+        notes.append(Finding("watermark-skipped", "warning", f"not watermarked: {reason}"))
+
+
 def mark_audio(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str] | None = None,
@@ -209,7 +227,11 @@ def mark_audio(
     fmt = carrier_format(s)
     if label is None:
         label = inspect(s, integrity=False).label
-    with AudioInput(s, fmt) as inp:
+    marking = protection is not None and protection.marks and label is not None
+    notes: list[Finding] = []
+    with (WatermarkingInput if marking else AudioInput)(s, fmt) as inp:
+        if isinstance(inp, WatermarkingInput) and protection is not None and label is not None:
+            _embed(inp, s, label, protection, notes)
         rate = inp.shape.rate
         block = prompt_signal(prompt, rate, rhythm, clip)
         gap = np.zeros(round(GAP_S * rate))
@@ -220,7 +242,7 @@ def mark_audio(
         with atomic_output(d, mode_from=s) as (out, tmp):
             spliced = splice(inp, out, head, tail)
     report = publish(tmp, d, label, check=lambda: verify_output(tmp, d, inp.shape),
-                     protection=protection, source=s)
+                     protection=protection, source=s, premarked=marking, notes=notes)
     spans = []
     if at_start:
         spans.append((len(head) - len(gap) - len(block), len(head) - len(gap)))

@@ -159,7 +159,7 @@ class Labeler:
         container, subtype, level = _LOSSY_AUDIO[fmt]
         soundfile.write(encoded, samples, rate, format=container, subtype=subtype,
                         compression_level=level)
-        report = seal(encoded, dst, label, self.protection, owned=True, premarked=not notes,
+        report = seal(encoded, dst, label, self.protection, owned=True, premarked=True,
                       notes=notes)
         return _read_back(dst, report)
 

@@ -253,12 +253,14 @@ def write_label(src: StrPath, dst: StrPath | None, aigc: AIGCLabel, *,
 def publish(tmp: Path, dst: Path, aigc: AIGCLabel | None,
             check: Callable[[], object] | None = None, *,
             protection: Protection | None = None, source: Path | None = None,
+            premarked: bool = False, notes: list[Finding] | None = None,
             ) -> Report | None:
     """Move a freshly rendered temp file into place: run `check` on it, then either write
     the implicit label on the way (`write_label(tmp, dst)`; with an active `protection`,
     the watermark, signature and C2PA steps of `labels.protect.seal` around it) or
     rename it as it is. `source` is the input the temp file was rendered from (named in
-    messages, and the file mode to keep). On any error the temp file is removed and
+    messages, and the file mode to keep); `premarked` and `notes` go to `seal` (the
+    renderer embedded the watermark itself). On any error the temp file is removed and
     `dst` is untouched. Returns the written file's report when it was labeled."""
     try:
         if check is not None:
@@ -266,7 +268,8 @@ def publish(tmp: Path, dst: Path, aigc: AIGCLabel | None,
         if aigc is not None and protection is not None and protection.active:
             from synthguard.labels.protect import seal
 
-            return seal(tmp, dst, aigc, protection, owned=True, source=source)
+            return seal(tmp, dst, aigc, protection, owned=True, source=source,
+                        premarked=premarked, notes=notes)
         if aigc is not None:
             report = write_label(tmp, dst, aigc)
             tmp.unlink(missing_ok=True)

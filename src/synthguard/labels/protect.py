@@ -116,9 +116,9 @@ def seal(src: Path, dst: Path, aigc: AIGCLabel, protection: Protection, *, owned
     `owned`: `src` is the caller's temporary file, removed in every case. `source`: the
     user's input `src` was rendered from (named in messages; its file mode is kept).
     `premarked`: the caller embedded the watermark itself (before its own lossy encode,
-    which a second encode would weaken); it is looked for instead of embedded. `notes`:
-    the caller's findings so far. Returns the read-back report of `dst`, with a finding
-    for each step skipped."""
+    which a second encode would weaken), or noted in `notes` why it could not; it is
+    looked for instead of embedded. `notes`: the caller's findings so far. Returns the
+    read-back report of `dst`, with a finding for each step skipped."""
     from synthguard.labels.api import inspect, write_label
 
     if dst.is_dir():
@@ -135,8 +135,9 @@ def seal(src: Path, dst: Path, aigc: AIGCLabel, protection: Protection, *, owned
     staged: list[Path] = []
     try:
         current, payload = src, None
-        if premarked and protection.marks:
-            payload = _find_mark(current, shown, aigc, protection, notes)
+        if premarked:  # the renderer embedded the mark, or noted why it could not
+            if protection.marks and not any(n.code == "watermark-skipped" for n in notes):
+                payload = _find_mark(current, shown, aigc, protection, notes)
         elif protection.marks:
             marked = _watermark(current, dst, shown, aigc, protection, notes, staged)
             if marked is not None:

@@ -80,9 +80,11 @@ def _from_float(samples: FloatArray, shape: Shape) -> Iterator[av.AudioFrame]:
         yield frame
 
 
-class _Watermarking(AudioInput):
+class WatermarkingInput(AudioInput):
     """An input whose content, once replaced, is the marked signal: `splice` then writes
-    it with the input's own encoder, container, tags and pictures."""
+    it with the input's own encoder, container, tags and pictures. The audible notice
+    (explicit.audio) splices its prompt around the marked content this way, so marked
+    audio goes through one lossy encode, not two."""
 
     def __init__(self, path: Path, fmt: str) -> None:
         super().__init__(path, fmt)
@@ -93,6 +95,16 @@ class _Watermarking(AudioInput):
             yield from super().content()
         else:
             yield from _from_float(self.marked, self.shape)
+
+    def embed(self, content_id: int, key: WatermarkKey, *, strength: float = 1.0) -> None:
+        """Decode the content and replace it with its marked version (raises
+        UnsupportedFormat for audio that cannot carry the mark, e.g. under a second)."""
+        samples = decode_samples(super().content())
+        try:
+            self.marked = embed_audio(samples, self.shape.rate,
+                                      Payload(key.key_id, content_id), key, strength=strength)
+        except ValueError as error:
+            raise UnsupportedFormat(f"{self.path}: {error}") from None
 
 
 def watermark_audio_file(
@@ -113,14 +125,9 @@ def watermark_audio_file(
     if dst_path.is_dir():
         raise UnsupportedFormat(f"{dst_path}: output path is a directory")
     fmt = carrier_format(src_path)
-    inp = _Watermarking(src_path, fmt)
+    inp = WatermarkingInput(src_path, fmt)
     with inp:
-        samples = decode_samples(inp.content())
-        try:
-            inp.marked = embed_audio(samples, inp.shape.rate, Payload(key.key_id, content_id),
-                                     key, strength=strength)
-        except ValueError as error:
-            raise UnsupportedFormat(f"{src_path}: {error}") from None
+        inp.embed(content_id, key, strength=strength)
         with atomic_output(dst_path, mode_from=src_path) as (out, tmp):
             splice(inp, out, np.zeros(0), np.zeros(0))
     try:
