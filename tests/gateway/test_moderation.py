@@ -13,6 +13,8 @@ import pytest
 from synthguard.accounts import canonical_digest
 from synthguard.config import Config, ConfigError
 from synthguard.explicit import DEFAULT_ZH
+from synthguard.gateway.backends.demo import demo_image
+from synthguard.moderation import phash
 from synthguard.moderation.gateway import load_engine
 from synthguard.moderation.library import LibraryError
 from synthguard.moderation.library_files import starter
@@ -153,3 +155,71 @@ def test_moderation_library_setting(tmp_path: Path) -> None:
     broken.write_text("{not json\n", "utf-8")
     with pytest.raises(LibraryError, match="line 1"):
         load_engine(broken)
+
+
+def _image_library(path: Path, entries: list[tuple[str, str, str]]) -> Path:
+    """A library of image-hash entries (id, hash, action) in the documented JSONL form."""
+    path.write_text("".join(
+        f'{{"id": "{entry_id}", "risk_id": "A.3.1", "kind": "image_hash", '
+        f'"pattern": "{pattern}", "action": "{action}", "source": "test", "author": "a", '
+        f'"reviewer": "b", "status": "active", "must_match": ["{pattern}"]}}\n'
+        for entry_id, pattern, action in entries), "utf-8")
+    return path
+
+
+def _demo_hash(prompt: str) -> str:
+    return phash.to_hex(phash.phash(phash.load(demo_image(prompt, 256, 256, 0))))
+
+
+def test_generated_images_are_reviewed_against_the_image_hashes(
+        sqlite_database: Database, tmp_path: Path) -> None:
+    """A generated image whose perceptual hash is a "block" entry is withheld before it
+    is labeled or sent; one on a "review" entry is released and queued with its record;
+    others pass, and every record says the image was reviewed."""
+    blocked, queued = "a poster we must not release", "a poster for people to check"
+    library = _image_library(tmp_path / "images.jsonl", [
+        ("img-block", _demo_hash(blocked), "block"), ("img-review", _demo_hash(queued),
+                                                      "review")])
+    for gateway in run_gateway(sqlite_database, make_config(moderation_library=library)):
+        user, key = gateway.key()
+        client = gateway.client(key)
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.images.generate(model=MODEL, prompt=blocked, size="256x256")
+        assert caught.value.code == "output_blocked"
+        record = gateway.record(caught.value.response.headers["x-synthguard-record-id"])
+        assert record.status == "blocked_output" and record.output_review is not None
+        assert record.output_review["decision"] == "blocked"
+        assert record.output_review["rule_ids"] == ["img-block"]
+        assert record.labels is None  # nothing was labeled, nothing released
+        assert ModerationStore(gateway.db).violations(user) == 1
+
+        raw = client.images.with_raw_response.generate(model=MODEL, prompt=queued,
+                                                       size="256x256")
+        assert raw.parse().data[0].b64_json
+        record_id = raw.headers["x-synthguard-record-id"]
+        review = gateway.record(record_id).output_review
+        assert review is not None and review["reviewed"] and review["decision"] == "allowed"
+        assert review["rule_ids"] == ["img-review"]
+        [item] = ModerationStore(gateway.db).items()
+        assert item.record_id == record_id and item.content.startswith("[image output, sha256 ")
+
+        other = client.images.with_raw_response.generate(model=MODEL, prompt="a calm lake",
+                                                         size="256x256")
+        review = gateway.record(other.headers["x-synthguard-record-id"]).output_review
+        assert review == {"reviewed": True, "reviewer": "rules+moderation", "images": 1,
+                          "decision": "allowed", "allowed": True, "rule_ids": []}
+
+
+def test_images_are_not_reviewed_without_image_entries(sqlite_database: Database,
+                                                       tmp_path: Path) -> None:
+    library = tmp_path / "words.jsonl"
+    library.write_text(
+        '{"id": "own-1", "risk_id": "A.3.2", "kind": "keyword", "pattern": "rivers", '
+        '"action": "block", "source": "test", "author": "a", "reviewer": "b", '
+        '"status": "active"}\n', "utf-8")
+    for gateway in run_gateway(sqlite_database, make_config(moderation_library=library)):
+        _, key = gateway.key()
+        raw = gateway.client(key).images.with_raw_response.generate(
+            model=MODEL, prompt="a calm lake", size="256x256")
+        review = gateway.record(raw.headers["x-synthguard-record-id"]).output_review
+        assert review is not None and review["reviewed"] is False

@@ -240,7 +240,8 @@ def create_app(config: Config, *, database: Database | None = None,
     chat = ChatService(models, upstream, labeler, recorder, reviewer=reviewer,
                        window_chars=config.review_window_chars,
                        review_timeout_s=review_timeout_s, governance=checks)
-    media = MediaService(models, upstream, labeler, recorder)
+    media = MediaService(models, upstream, labeler, recorder, reviewer=reviewer,
+                         review_timeout_s=review_timeout_s)
     gateway = Gateway(pipeline, recorder)
 
     @asynccontextmanager

@@ -2,9 +2,11 @@
 
 The gateway only knows the protocol; `RuleReviewer` is the small built-in keyword/regex
 reviewer the configuration fills, and `ChainReviewer` puts it in front of the moderation
-engine (synthguard.moderation.gateway). A reviewer that raises, or does not answer within
-the gateway's timeout, counts as "review could not run": the gateway then refuses the
-input or withholds the output (fail closed).
+engine (synthguard.moderation.gateway). A reviewer that can also read images offers
+`review_image(data, stage=..., context=...)` (the engine matches perceptual hashes);
+`reads_images` tells whether a reviewer, or any member of a chain, does. A reviewer that
+raises, or does not answer within the gateway's timeout, counts as "review could not
+run": the gateway then refuses the input or withholds the output (fail closed).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from synthguard.config import ReviewRuleSpec
 
@@ -59,6 +61,14 @@ class Reviewer(Protocol):
     name: str
 
     def review(self, text: str, *, stage: Stage, context: ReviewContext) -> ReviewResult: ...
+
+
+class ImageReviewer(Protocol):
+    """A reviewer that also matches images (encoded bytes, hostile input); same rules of
+    thread safety and failure as `Reviewer`."""
+
+    def review_image(self, data: bytes, *, stage: Stage,
+                     context: ReviewContext) -> ReviewResult: ...
 
 
 class ReviewFailed(Exception):
@@ -150,15 +160,36 @@ class ChainReviewer:
         return max(carry_chars(r, reviewed) for r in self.reviewers)
 
     def review(self, text: str, *, stage: Stage, context: ReviewContext) -> ReviewResult:
-        flagged: list[str] = []
-        category = None
-        for reviewer in self.reviewers:
-            result = reviewer.review(text, stage=stage, context=context)
-            if not isinstance(result, ReviewResult):
-                raise TypeError(f"reviewer {reviewer.name!r} returned "
-                                f"{type(result).__name__}")
-            if not result.allowed:
-                return result
-            flagged += [i for i in result.rule_ids if i not in flagged]
-            category = category or result.category
-        return ReviewResult(True, tuple(flagged), category) if flagged else ALLOWED
+        return _first_block(r.review(text, stage=stage, context=context)
+                            for r in self.reviewers)
+
+    @property
+    def reads_images(self) -> bool:
+        return any(reads_images(r) for r in self.reviewers)
+
+    def review_image(self, data: bytes, *, stage: Stage,
+                     context: ReviewContext) -> ReviewResult:
+        """The members that read images, in order, the first block deciding."""
+        return _first_block(cast(ImageReviewer, r).review_image(data, stage=stage,
+                                                                context=context)
+                            for r in self.reviewers if reads_images(r))
+
+
+def reads_images(reviewer: Reviewer) -> bool:
+    """Whether `reviewer` can review image outputs (has a working `review_image`)."""
+    return bool(getattr(reviewer, "reads_images", hasattr(reviewer, "review_image")))
+
+
+def _first_block(results: Iterable[ReviewResult]) -> ReviewResult:
+    """The first blocking result, else an allow carrying every rule id flagged (a
+    reviewer may allow and still report what it sent to human review)."""
+    flagged: list[str] = []
+    category = None
+    for result in results:
+        if not isinstance(result, ReviewResult):
+            raise TypeError(f"a reviewer returned {type(result).__name__}")
+        if not result.allowed:
+            return result
+        flagged += [i for i in result.rule_ids if i not in flagged]
+        category = category or result.category
+    return ReviewResult(True, tuple(flagged), category) if flagged else ALLOWED

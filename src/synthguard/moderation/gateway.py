@@ -17,6 +17,7 @@ from `Config.moderation_library`, or the starter library the project ships.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 from synthguard.config import Config, ConfigError
@@ -81,6 +82,31 @@ class ModerationReviewer:
             self.store.note_automatic(review)
             if review.decision == "review":
                 self.store.enqueue(review, text, record_id=context.record_id)
+        if review.decision == "block":
+            return _result(False, [m for m in review.matches if m.action == "block"])
+        if review.decision == "review":
+            return _result(True, [m for m in review.matches if m.action != "pass"])
+        return ALLOWED
+
+
+    @property
+    def reads_images(self) -> bool:
+        """Only a release with image-hash entries reads images."""
+        return any(e.kind == "image_hash" for e in self.engine.release.entries)
+
+    def review_image(self, data: bytes, *, stage: Stage,
+                     context: ReviewContext) -> ReviewResult:
+        """Match an image output against the image-hash entries. A block counts against
+        the user like a text block; a "review" match queues the record for people with
+        the image's digest (the queue keeps text, not images: the record id leads to
+        the request, and the digest identifies the file)."""
+        review = self.engine.review_image(data, stage=stage, user_id=context.user_id)
+        if self.store is not None:
+            self.store.note_automatic(review)
+            if review.decision == "review":
+                digest = hashlib.sha256(data).hexdigest()
+                self.store.enqueue(review, f"[image output, sha256 {digest}]",
+                                   record_id=context.record_id)
         if review.decision == "block":
             return _result(False, [m for m in review.matches if m.action == "block"])
         if review.decision == "review":
