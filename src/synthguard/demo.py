@@ -1,7 +1,10 @@
-"""`make demo` until the gateway exists: label sample files and show what a platform sees."""
+"""`synthguard demo` (the first half of `make demo`): label sample files and show what a
+platform sees: the label sites, the robust watermark and the signed label (with a demo
+watermark key and SM2 key made for this run), and what the checks catch."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from synthguard.errors import SynthGuardError
-from synthguard.labels import inspect, label, provider_code
+from synthguard.labels import Protection, Report, inspect, label, provider_code, write_label
 from synthguard.labels.xmp import set_aigc
 
 # A syntactically valid unified social credit code for the demo organisation
@@ -49,6 +52,19 @@ def make_samples(folder: Path) -> list[Path]:
     return paths
 
 
+def _demo_protection() -> Protection:
+    from synthguard.labels.security import SigningKey
+    from synthguard.watermark import KeyRing, WatermarkKey
+
+    return Protection(watermark_keys=KeyRing([WatermarkKey(1, secrets.token_bytes(32))]),
+                      signing_key=SigningKey.generate())
+
+
+def _inspect(path: Path, protection: Protection) -> Report:
+    return inspect(path, watermark_keys=protection.watermark_keys,
+                   trusted_keys=protection.pinned)
+
+
 def run_demo(workdir: Path) -> None:
     console = Console()
     shutil.rmtree(workdir, ignore_errors=True)
@@ -59,17 +75,23 @@ def run_demo(workdir: Path) -> None:
     console.print(f"[bold]SynthGuard demo[/]: provider code {producer} "
                   f"(from USCC {DEMO_USCC}, generation service, model 0001)\n")
 
-    table = Table("file", "format", "site", "verdict", "ProduceID", "bytes +")
+    protection = _demo_protection()
+    table = Table("file", "format", "site", "verdict", "ProduceID", "watermark", "signature")
     for i, src in enumerate(originals, start=1):
         dst = labeled / src.name
-        label(src, dst, producer=producer, produce_id=f"demo-{i:04d}")
-        report = inspect(dst)
+        label(src, dst, producer=producer, produce_id=f"demo-{i:04d}", protection=protection)
+        report = _inspect(dst, protection)
         site = report.sites[0]
+        mark = report.watermark
         table.add_row(dst.name, report.format or "?", site.carrier, report.verdict,
                       (site.fields or {}).get("ProduceID", ""),
-                      str(dst.stat().st_size - src.stat().st_size))
+                      f"key {mark.key_id}, {mark.content_id:014x}"
+                      if mark is not None and mark.present and mark.content_id is not None
+                      else "—", report.signature.status if report.signature else "—")
     console.print(table)
-    console.print(f"Labeled files are in [cyan]{labeled}[/]; originals in {workdir / 'generated'}.")
+    console.print(f"Labeled files are in [cyan]{labeled}[/]; originals in {workdir / 'generated'}."
+                  " The watermark carries the ProduceID's content id (a GIF takes none); the "
+                  "label is signed with a demo SM2 key, bound to the pixels and the watermark.")
 
     console.print("\n[bold]What the checks catch[/]")
     try:
@@ -88,4 +110,15 @@ def run_demo(workdir: Path) -> None:
     report = inspect(twice)
     console.print(f"  {twice.name}: {report.verdict}: "
                   + "; ".join(f.message for f in report.findings))
+    # An edit after signing: the signed label put back on the retouched picture.
+    signed = _inspect(labeled / "graphic.png", protection).label
+    if signed is not None:
+        retouched = Image.open(labeled / "graphic.png")
+        ImageDraw.Draw(retouched).rectangle((20, 20, 120, 80), fill=(255, 255, 255))
+        edited, forged = workdir / "edited.png", workdir / "forged.png"
+        retouched.save(edited)
+        write_label(edited, forged, signed)
+        report = _inspect(forged, protection)
+        console.print(f"  {forged.name} (graphic.png retouched, its signed label kept): "
+                      f"{report.verdict}, but " + "; ".join(report.problems()))
     console.print("\nTry: [cyan].venv/bin/synthguard inspect " + str(labeled) + "[/]")
