@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from hypothesis import given
+from hypothesis import strategies as st
 
 from synthguard.errors import MalformedFile, SynthGuardError
 from synthguard.labels.aigc import AIGCLabel
@@ -142,3 +144,15 @@ def test_bad_private_key_files(data: bytes) -> None:
 def test_bad_public_key_files(data: bytes) -> None:
     with pytest.raises(SynthGuardError):
         load_public_key(data)
+
+
+@given(st.binary(max_size=400) | st.builds(
+    lambda body: b"-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(body)
+    + b"\n-----END PRIVATE KEY-----\n", st.binary(max_size=300)))
+def test_key_file_parsers_fail_only_with_a_message(data: bytes) -> None:
+    """Key files are input: whatever they hold, the parsers answer or say what is wrong."""
+    for parse in (private_scalar, load_public_key):
+        try:
+            parse(data)
+        except SynthGuardError as exc:
+            assert str(exc)
