@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -14,9 +15,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from synthguard.labels.api import write_label
+from synthguard.labels.api import inspect, write_label
 from synthguard.watermark import KeyRing, WatermarkKey, content_id_from, detect_file
 from tests.labels.test_c2pa import make_pki
+from tests.test_cli import one_line_error
 from tests.tools import require_tool
 from tests.watermark.corpus import make
 
@@ -31,14 +33,6 @@ def sg(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = 
     return subprocess.run([sys.executable, "-m", "synthguard", *map(str, args)],
                           capture_output=True, text=True, timeout=300, cwd=cwd,
                           env={**base, **(env or {})})
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("synthguard: error: ")
-    return lines[0]
 
 
 KEYS = {"SYNTHGUARD_WATERMARK_KEYS": f"9:{WATERMARK_HEX}"}
@@ -117,8 +111,6 @@ def test_text_output_names_watermark_signature_and_c2pa(tmp_path: Path, photo: P
 
 def test_tampered_file_fails_inspect(tmp_path: Path, photo: Path, keys: tuple[Path, str]
                                      ) -> None:
-    from synthguard.labels.api import inspect
-
     key_file, public = keys
     out = tmp_path / "out.png"
     assert sg("label", photo, "-o", out, "--producer", PRODUCER, "--produce-id", "img-3",
@@ -126,8 +118,6 @@ def test_tampered_file_fails_inspect(tmp_path: Path, photo: Path, keys: tuple[Pa
     aigc = inspect(out).label
     assert aigc is not None
     forged = tmp_path / "forged.png"
-    import dataclasses
-
     write_label(out, forged, dataclasses.replace(aigc, label="2"))
     proc = sg("inspect", forged, "--trust", public, env=KEYS)
     assert proc.returncode == 1
@@ -239,9 +229,7 @@ def test_openssl_keys_work_as_sign_key_and_trust(tmp_path: Path, photo: Path) ->
     assert report["signature"]["status"] == "valid"
     # A PEM that is not SM2 is refused as a trusted key, in one line.
     other = make_pki().credentials.key_pem
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    pem = load_pem_private_key(other, None).public_key().public_bytes(
+    pem = serialization.load_pem_private_key(other, None).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     (tmp_path / "p256.pem").write_bytes(pem)
     proc = sg("inspect", out, "--trust", tmp_path / "p256.pem")
