@@ -4,6 +4,7 @@ what each decision writes to the moderation store."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from functools import cache
 
@@ -12,15 +13,18 @@ import pytest
 
 from synthguard.config import ReviewRuleSpec
 from synthguard.gateway.review import (
+    ALLOWED,
     MAX_CARRY_CHARS,
     ChainReviewer,
     ReviewContext,
     Reviewer,
     ReviewResult,
     RuleReviewer,
+    Stage,
     carry_chars,
+    review_fast,
 )
-from synthguard.gateway.streaming import HeldBackRelease, OutputBlocked
+from synthguard.gateway.streaming import HeldBackRelease, OutputBlocked, review_text
 from synthguard.moderation.gateway import ModerationReviewer, load_engine
 from synthguard.moderation.store import ModerationStore
 from synthguard.store import Database
@@ -177,3 +181,63 @@ def test_blocked_output_is_a_violation_of_its_user(sqlite_database: Database) ->
     assert store.violations("usr_1") == 1 and store.items() == []
     assert reviewer.review("今天天气很好", stage="output", context=context).allowed
     assert store.violations("usr_1") == 1
+
+
+class _Thread:
+    """A reviewer that must run in a worker thread (no inline, no review_fast)."""
+
+    name = "thread"
+
+    def __init__(self) -> None:
+        self.calls: list[bool] = []  # whether each call ran on the event loop's thread
+
+    def review(self, text: str, *, stage: Stage, context: ReviewContext) -> ReviewResult:
+        self.calls.append(threading.current_thread() is threading.main_thread())
+        return ReviewResult(True)
+
+
+def test_review_fast_answers_a_passed_text_and_defers_a_flagged_one(
+        database: Database) -> None:
+    """The engine's pure-CPU pass is answered on the event loop; a block or a review
+    match (which write to the store) and a configured classifier are left to `review`."""
+    store = ModerationStore(database)
+    reviewer = ModerationReviewer(load_engine(None), store)
+    assert review_fast(reviewer, "今天天气很好", stage="input", context=CONTEXT) == ALLOWED
+    assert review_fast(reviewer, "本公司可代开发票", stage="input", context=CONTEXT) is None
+    assert review_fast(reviewer, "日你大爷的", stage="input", context=CONTEXT) is None
+    assert store.items() == [] and store.violations("u") == 0  # the fast path wrote nothing
+    rules = RuleReviewer([ReviewRuleSpec(id="T-1", category="c", pattern="forbidden")])
+    chain = ChainReviewer([rules, reviewer])
+    assert chain.review_fast("fine words", stage="input", context=CONTEXT) == ALLOWED
+    blocked = chain.review_fast("forbidden words", stage="input", context=CONTEXT)
+    assert blocked is not None and blocked.rule_ids == ("T-1",)  # decided by the rules
+    assert chain.review_fast("代开发票", stage="input", context=CONTEXT) is None
+    assert ChainReviewer([rules, _Thread()]).review_fast(
+        "fine", stage="input", context=CONTEXT) is None
+
+
+def test_review_text_uses_the_thread_only_when_the_fast_path_cannot_answer() -> None:
+    slow = _Thread()
+    chain = ChainReviewer([_engine_reviewer(), slow])
+
+    async def main() -> None:
+        for text in ("今天天气很好", "明天也不错"):
+            await review_text(chain, text, stage="input", context=CONTEXT, timeout_s=5)
+
+    anyio.run(main)
+    # Both texts needed the thread-only member, so the chain went to a worker thread.
+    assert slow.calls == [False, False]
+    engine_only = ChainReviewer([_engine_reviewer()])
+    calls: list[bool] = []
+
+    def spy(text: str, **kwargs: object) -> ReviewResult:
+        calls.append(True)
+        return ReviewResult(True)
+
+    engine_only.review = spy  # type: ignore[method-assign,assignment]
+    anyio.run(lambda: review_text(engine_only, "今天天气很好", stage="input",
+                                  context=CONTEXT, timeout_s=5))
+    assert calls == []  # answered by review_fast, `review` never called
+    anyio.run(lambda: review_text(engine_only, "代开发票", stage="input", context=CONTEXT,
+                                  timeout_s=5))
+    assert calls == [True]  # a block goes through `review`, which records it

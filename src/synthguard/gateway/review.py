@@ -54,9 +54,13 @@ class Reviewer(Protocol):
     worker threads, under a deadline, so that a slow reviewer never stalls other
     requests. A reviewer whose work is bounded CPU work of microseconds may set a class
     attribute `inline = True`; the gateway then calls it directly, without the thread
-    hop (and without the deadline, which could not interrupt it anyway). A reviewer that
-    normalizes text before matching should also offer `carry(reviewed) -> int`, how much
-    of a streamed window's text the next window must be reviewed with (`carry_chars`)."""
+    hop (and without the deadline, which could not interrupt it anyway). A reviewer whose
+    common case is pure CPU but whose other cases do I/O (a database write when it
+    blocks, a call to a model) may offer `review_fast(text, stage=, context=)`: the
+    answer when it needs no I/O, else None; the gateway tries it on the event loop for
+    short texts and calls `review` in a thread only on None. A reviewer that normalizes
+    text before matching should also offer `carry(reviewed) -> int`, how much of a
+    streamed window's text the next window must be reviewed with (`carry_chars`)."""
 
     name: str
 
@@ -163,6 +167,20 @@ class ChainReviewer:
         return _first_block(r.review(text, stage=stage, context=context)
                             for r in self.reviewers)
 
+    def review_fast(self, text: str, *, stage: Stage,
+                    context: ReviewContext) -> ReviewResult | None:
+        """The chain's answer when every member can give its own without I/O (inline
+        members, or `review_fast` answers); None as soon as one cannot."""
+        results = []
+        for reviewer in self.reviewers:
+            result = review_fast(reviewer, text, stage=stage, context=context)
+            if result is None:
+                return None
+            results.append(result)
+            if not result.allowed:
+                break
+        return _first_block(results)
+
     @property
     def reads_images(self) -> bool:
         return any(reads_images(r) for r in self.reviewers)
@@ -173,6 +191,19 @@ class ChainReviewer:
         return _first_block(cast(ImageReviewer, r).review_image(data, stage=stage,
                                                                 context=context)
                             for r in self.reviewers if reads_images(r))
+
+
+def review_fast(reviewer: Reviewer, text: str, *, stage: Stage,
+                context: ReviewContext) -> ReviewResult | None:
+    """`reviewer`'s answer without I/O, or None when only `review` in a thread can give
+    it (see `Reviewer`)."""
+    fast = getattr(reviewer, "review_fast", None)
+    if fast is not None:
+        result: ReviewResult | None = fast(text, stage=stage, context=context)
+        return result
+    if getattr(reviewer, "inline", False):
+        return reviewer.review(text, stage=stage, context=context)
+    return None
 
 
 def reads_images(reviewer: Reviewer) -> bool:

@@ -48,9 +48,10 @@ class ModerationReviewer:
     optionally, the `ModerationStore` that keeps the review queue and the violations."""
 
     name = "moderation"
-    # Not inline: a review is milliseconds of CPU (the near-duplicate search), and a
-    # "review" or "block" decision writes to the database; neither belongs on the event
-    # loop, and both belong under the gateway's review deadline.
+    # Not inline: a "review" or "block" decision writes to the database and a classifier
+    # calls a model; neither belongs on the event loop, and both belong under the
+    # gateway's review deadline. A short text that passes is pure CPU (about 0.2 ms):
+    # `review_fast` answers those without the thread hop.
     inline = False
 
     def __init__(self, engine: ModerationEngine, store: ModerationStore | None = None) -> None:
@@ -74,6 +75,17 @@ class ModerationReviewer:
         if len(view.text) <= self._reach:
             return len(reviewed)
         return len(reviewed) - int(view.source[len(view.text) - self._reach])
+
+    def review_fast(self, text: str, *, stage: Stage,
+                    context: ReviewContext) -> ReviewResult | None:
+        """ALLOWED when the engine passes the text and there is no model to ask (an
+        allowed text writes nothing); None otherwise (then `review` runs in a thread and
+        does the writes)."""
+        if self.engine.classifier is not None:
+            return None
+        review = _news(self.engine.review(text, stage=stage, user_id=context.user_id),
+                       context.seen)
+        return ALLOWED if review.decision == "allow" else None
 
     def review(self, text: str, *, stage: Stage, context: ReviewContext) -> ReviewResult:
         review = _news(self.engine.review(text, stage=stage, user_id=context.user_id),
