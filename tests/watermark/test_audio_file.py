@@ -110,3 +110,26 @@ def test_unsupported_inputs(source: Path, tmp_path: Path) -> None:
 def test_unmarked_file_is_not_detected(source: Path) -> None:
     found = detect_audio_file(source, KeyRing([KEY]))
     assert not found.present and found.content_id is None
+
+
+def test_a_mark_that_does_not_decode_is_made_again_with_the_narrower_step(
+        tmp_path: Path) -> None:
+    """On this speech clip the widest lattice step leaves a mark whose sync reads and
+    whose payload does not; the file step reads it back in memory and remakes it."""
+    from synthguard.watermark.audio import STEPS, detect_audio
+
+    clip = make_clip("speech", 0, 4.0, 24_000, 1)
+    src = tmp_path / "clip.wav"
+    soundfile.write(src, clip, 24_000, subtype="FLOAT")
+    samples, _ = soundfile.read(src, always_2d=True)
+    content_id = 0xA1B2C3D4E5F600
+    widest = embed_audio(samples, 24_000, Payload(KEY.key_id, content_id), KEY)
+    found = detect_audio(widest, 24_000, KeyRing([KEY]))
+    assert found.present and found.content_id is None  # the case this test is about
+    narrow = embed_audio(samples, 24_000, Payload(KEY.key_id, content_id), KEY,
+                         steps=STEPS[1:])
+    assert detect_audio(narrow, 24_000, KeyRing([KEY])).content_id == content_id
+    assert watermark_audio_file(src, tmp_path / "out.wav", content_id, KEY).content_id == \
+        content_id
+    with pytest.raises(ValueError, match="lattice steps"):
+        embed_audio(samples, 24_000, Payload(KEY.key_id, content_id), KEY, steps=(1.0,))

@@ -165,13 +165,15 @@ def embed_audio(
     *,
     strength: float = 1.0,
     snr_db: float = DEFAULT_SNR_DB,
+    steps: tuple[float, ...] = STEPS,
 ) -> FloatArray:
     """`samples` (frames, channels), full scale 1.0, with `payload` marked under `key`.
 
     The residual's energy is budgeted per 2.56 s period, and the clip's signal-to-
     watermark ratio is at least `snr_db` − 20·log10(`strength`) (measured, not
-    estimated). Raises ValueError for audio under a second, non-finite samples, or a
-    payload whose key id is not the key's.
+    estimated). `steps` are the lattice steps to choose from, most robust first (a
+    subset of STEPS, which the detector searches). Raises ValueError for audio under a
+    second, non-finite samples, or a payload whose key id is not the key's.
     """
     audio = np.asarray(samples, dtype=np.float64)
     if audio.ndim == 1:
@@ -184,6 +186,8 @@ def embed_audio(
         raise ValueError(f"payload key id {payload.key_id} is not the key's ({key.key_id})")
     if strength <= 0:
         raise ValueError("strength must be positive")
+    if not steps or not set(steps) <= set(STEPS):
+        raise ValueError(f"lattice steps must be some of {STEPS}")
     target_snr = snr_db - 20 * math.log10(strength)
     mono = grid.to_internal(audio, rate)
     slots = len(mono) // (2 * grid.SLOT_SAMPLES) * 2
@@ -198,7 +202,7 @@ def embed_audio(
                      for i in range(periods)])
     per_internal = audio.shape[1] * rate / grid.RATE
     budgets = host / per_internal / 10 ** (target_snr / 10) * grid.TILE_UNITS_PER_ENERGY
-    for step in STEPS:
+    for step in steps:
         gains = _log_gains(tiles, floor, targets, step)
         keep = _within_budget(_cost(tiles + floor, gains), budgets)
         if np.mean(~keep) <= MAX_DROPPED:

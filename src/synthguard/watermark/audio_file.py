@@ -29,7 +29,7 @@ from synthguard.explicit.audio_io import (
     splice,
     verify_output,
 )
-from synthguard.watermark.audio import Detection, detect_audio, embed_audio
+from synthguard.watermark.audio import STEPS, Detection, detect_audio, embed_audio
 from synthguard.watermark.keys import KeyRing, WatermarkKey
 from synthguard.watermark.payload import Payload
 
@@ -98,13 +98,21 @@ class WatermarkingInput(AudioInput):
 
     def embed(self, content_id: int, key: WatermarkKey, *, strength: float = 1.0) -> None:
         """Decode the content and replace it with its marked version (raises
-        UnsupportedFormat for audio that cannot carry the mark, e.g. under a second)."""
+        UnsupportedFormat for audio that cannot carry the mark, e.g. under a second).
+
+        The widest lattice step is the most robust, but on some content (about one speech
+        clip in forty) it leaves a mark whose sync reads and whose payload does not; the
+        mark is read back in memory, and made again with the narrower step if so."""
         samples = decode_samples(super().content())
+        rate, payload = self.shape.rate, Payload(key.key_id, content_id)
         try:
-            self.marked = embed_audio(samples, self.shape.rate,
-                                      Payload(key.key_id, content_id), key, strength=strength)
+            marked = embed_audio(samples, rate, payload, key, strength=strength)
+            if detect_audio(marked, rate, KeyRing([key])).content_id != content_id:
+                marked = embed_audio(samples, rate, payload, key, strength=strength,
+                                     steps=STEPS[1:])
         except ValueError as error:
             raise UnsupportedFormat(f"{self.path}: {error}") from None
+        self.marked = marked
 
 
 def watermark_audio_file(
