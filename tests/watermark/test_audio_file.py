@@ -118,7 +118,7 @@ def test_a_mark_that_does_not_decode_is_made_again_with_the_narrower_step(
     whose payload does not; the file step reads it back in memory and remakes it."""
     from synthguard.watermark.audio import STEPS, detect_audio
 
-    clip = make_clip("speech", 0, 4.0, 24_000, 1)
+    clip = make_clip("speech", 12, 4.0, 24_000, 1)
     src = tmp_path / "clip.wav"
     soundfile.write(src, clip, 24_000, subtype="FLOAT")
     samples, _ = soundfile.read(src, always_2d=True)

@@ -8,7 +8,10 @@ out); a period of 40 slots (2.56 s) holds 240 symbols and repeats for the whole 
 any 3 s excerpt, even slowed by 10 %, holds a whole period. Of the 240 symbols, 20 are
 keyed pilots (the sync pattern) and 220 carry the shared payload (`payload`: key id,
 56-bit content id, CRC-8, Reed-Solomon with 4 parity bytes, keyed whitening: 104 bits)
-under a rate-1/2 convolutional code (`audio_code`), at keyed positions.
+under a rate-1/2 convolutional code (`audio_code`), at keyed positions. A bit keeps its
+row (its time in the period) but changes band from period to period over a superframe
+of four periods, so a band that a codec starves for the whole clip does not take the same
+bits from every period.
 
 Each symbol is quantised onto a keyed dithered lattice (spread-transform dither
 modulation): the embedder moves the contrast to the nearest lattice point for its bit,
@@ -22,7 +25,9 @@ is thus only ever as loud as the content around it, and absent from silence.
 
 Detection searches playback speed 0.90-1.10 (0.5 % steps), the time offset (4 ms), the
 period phase, the lattice step and the key, then refines the best match to 1 ms and
-0.15 % (`audio_search`). Each symbol's phase against its keyed dither gives a term that,
+0.15 % (`audio_search`); the sync reads pilots and the data symbols' doubled phase, which
+do not depend on the bits' layout, and the decoder then tries each of the four places in
+the superframe. Each symbol's phase against its keyed dither gives a term that,
 on audio not marked with the key, is symmetric whatever the audio is (the dither is
 uniform and secret); the self-normalised sum of these terms is bounded by Pinelis'
 inequality, P(z ≥ x) ≤ (2e³/9)·Q(x), and a union bound over every hypothesis gives the
@@ -60,6 +65,11 @@ PERIOD_SLOTS = grid.PERIOD_SLOTS
 PAIRS = grid.PAIRS
 SYMBOLS = PAIRS * grid.BANDS  # 240
 PILOTS = SYMBOLS - CHANNEL_BITS  # 20
+# Each period carries every coded bit once, always in the same row (time slot pair), but
+# which band carries it changes from period to period over a superframe of SUPERFRAME
+# periods (10.24 s): a band a codec starves for a whole clip (the top band of speech, say)
+# costs a few bits of each period rather than the same bits in every period.
+SUPERFRAME = 4
 # Lattice steps of a symbol's log-energy contrast (nepers), most robust first: the
 # embedder takes the first whose cost fits the SNR budget almost everywhere, so flat,
 # noise-like audio (where every symbol costs alike) still carries a readable mark.
@@ -74,8 +84,10 @@ PERIOD_SECONDS = PERIOD_SLOTS * grid.SLOT_SAMPLES / grid.RATE
 
 @dataclass(frozen=True)
 class Pattern:
-    """What a key lays on one period (PAIRS × BANDS): a dither in [0, 1) per symbol,
-    which symbols are pilots, and the coded bit each data symbol carries (−1: pilot)."""
+    """What a key lays on the audio: a dither in [0, 1) per symbol of a period
+    (PAIRS × BANDS), which symbols are pilots (the same in every period), and the coded
+    bit each data symbol carries in each period of a superframe (SUPERFRAME × PAIRS ×
+    BANDS, −1 at pilots)."""
 
     dither: FloatArray
     pilot: npt.NDArray[np.bool_]
@@ -86,17 +98,27 @@ def pattern(key: WatermarkKey) -> Pattern:
     words = keyed_words(key.secret, "audio-mark:dither", SYMBOLS)
     dither = (words >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
     order = keyed_permutation(key.secret, "audio-mark:layout", SYMBOLS)
-    bit_index = np.full(SYMBOLS, -1, dtype=np.intp)
-    bit_index[order[PILOTS:]] = np.arange(CHANNEL_BITS)
+    first = np.full(SYMBOLS, -1, dtype=np.intp)
+    first[order[PILOTS:]] = np.arange(CHANNEL_BITS)
     shape = (PAIRS, grid.BANDS)
-    return Pattern(dither.reshape(shape), (bit_index < 0).reshape(shape),
-                   bit_index.reshape(shape))
+    layouts = np.repeat(first.reshape(1, *shape), SUPERFRAME, axis=0)
+    for period in range(1, SUPERFRAME):
+        # Within each row the bits trade bands; the rows keep theirs, so any PAIRS
+        # consecutive rows, whichever periods they come from, still hold every bit.
+        words = keyed_words(key.secret, f"audio-mark:layout:{period}", SYMBOLS).reshape(shape)
+        for row in range(PAIRS):
+            data = np.flatnonzero(first.reshape(shape)[row] >= 0)
+            layouts[period, row, data] = layouts[0, row, data[np.argsort(words[row, data])]]
+    return Pattern(dither.reshape(shape), (first < 0).reshape(shape), layouts)
 
 
-def _targets(pat: Pattern, bits: npt.NDArray[np.uint8]) -> FloatArray:
-    """Where each symbol of a period must sit on the unit lattice: dither + bit/2."""
-    symbol_bits = np.where(pat.pilot, 0, bits[np.maximum(pat.bit_index, 0)])
-    return np.asarray(pat.dither + symbol_bits / 2.0, dtype=np.float64)
+def _targets(pat: Pattern, bits: npt.NDArray[np.uint8], pairs: int) -> FloatArray:
+    """Where each of `pairs` symbol rows must sit on the unit lattice: dither + bit/2,
+    the bits laid out as the period's place in the superframe says."""
+    rows = np.arange(pairs)
+    layout = pat.bit_index[(rows // PAIRS) % SUPERFRAME, rows % PAIRS]
+    symbol_bits = np.where(layout < 0, 0, bits[np.maximum(layout, 0)])
+    return np.asarray(pat.dither[rows % PAIRS] + symbol_bits / 2.0, dtype=np.float64)
 
 
 def _log_gains(tiles: FloatArray, floor: float, targets: FloatArray,
@@ -105,7 +127,7 @@ def _log_gains(tiles: FloatArray, floor: float, targets: FloatArray,
     point of the lattice with spacing `step`."""
     pairs = tiles.shape[0] // 2
     value = grid.contrasts(tiles, floor)
-    error = (value / step - targets[np.arange(pairs) % PAIRS] + 0.5) % 1.0 - 0.5
+    error = (value / step - targets[:pairs] + 0.5) % 1.0 - 0.5
     shift = -step * error
     first, second = tiles[0::2] + floor, tiles[1::2] + floor
     # Minimum-energy split of the contrast change: each tile takes a share inversely
@@ -194,7 +216,7 @@ def embed_audio(
     tiles = _tiles(mono, slots)
     floor = grid.energy_floor(tiles)
     coded = conv.encode(encode(payload, key.secret, PURPOSE, PARITY_BYTES))
-    targets = _targets(pattern(key), coded)
+    targets = _targets(pattern(key), coded, slots // 2)
     # The energy each period may spend, in tile units, from the native audio's energy.
     native_per_period = round(PERIOD_SECONDS * rate)
     periods = -(-slots // PERIOD_SLOTS)
@@ -226,6 +248,7 @@ def embed_audio(
 # ---- detection -------------------------------------------------------------------
 
 WINDOW_SECONDS = 8.0
+DECODES_PER_READ = SUPERFRAME  # a read tries every superframe phase
 MAX_WINDOWS = 8
 PINELIS = 2 * math.e ** 3 / 9
 
@@ -262,14 +285,17 @@ def _windows(frames: int) -> list[tuple[int, int]]:
     return [(start, start + length) for start in starts]
 
 
-def _soft_bits(match: Match, pat: Pattern) -> FloatArray:
-    """Soft channel bits (positive = 1) from a match's folded phasors."""
-    rows = (np.arange(PAIRS) + match.shift) % PAIRS
-    values = -(match.folded * np.exp(-2j * np.pi * pat.dither[rows])).real
-    index = pat.bit_index[rows]
+def _soft_bits(match: Match, pat: Pattern, phase: int) -> FloatArray:
+    """Soft channel bits (positive = 1) from a match's phasors, its first period taken
+    as period `phase` of the superframe."""
+    rows = np.arange(len(match.phasors)) + match.shift
+    position = rows % PAIRS
+    period = (rows // PAIRS + phase) % SUPERFRAME
+    values = -(match.phasors * np.exp(-2j * np.pi * pat.dither[position])).real
+    index = pat.bit_index[period[:, None], position[:, None], np.arange(grid.BANDS)]
     data = index >= 0
     soft = np.zeros(CHANNEL_BITS)
-    soft[index[data]] = values[data]
+    np.add.at(soft, index[data], values[data])
     return soft
 
 
@@ -280,18 +306,26 @@ class _Read:
     channel_accuracy: float  # share of channel bits read as they were embedded
 
 
-def _read(match: Match, key: WatermarkKey, pat: Pattern) -> _Read | None:
-    """The payload at `match`, if the convolutional code, Reed-Solomon, the CRC and the
-    key id all agree."""
-    soft = _soft_bits(match, pat)
-    bits = conv.decode(soft, CODED_BITS)
-    decoded = decode(bits * 2.0 - 1.0, key.secret, PURPOSE, PARITY_BYTES)
-    if decoded is None or decoded.payload.key_id != key.key_id:
-        return None
-    sent = conv.encode(encode(decoded.payload, key.secret, PURPOSE, PARITY_BYTES))
-    read = soft[soft != 0] > 0
-    accuracy = float(np.mean(read == (sent[soft != 0] == 1))) if read.size else 0.0
-    return _Read(decoded.payload, decoded.corrected_bytes, accuracy)
+def _read(match: Match, key: WatermarkKey, pat: Pattern) -> tuple[_Read | None, FloatArray]:
+    """The payload at `match`, if, for some superframe phase, the convolutional code,
+    Reed-Solomon, the CRC and the key id all agree (DECODES_PER_READ decodes tried);
+    and the soft bits of that phase, or else of the phase whose Viterbi path agrees best
+    with its soft bits (the likeliest reading when nothing decodes)."""
+    likeliest, agreement = np.zeros(CHANNEL_BITS), -math.inf
+    for phase in range(SUPERFRAME):
+        soft = _soft_bits(match, pat, phase)
+        bits = conv.decode(soft, CODED_BITS)
+        path = float(soft @ (2.0 * conv.encode(bits) - 1.0))
+        if path > agreement:
+            likeliest, agreement = soft, path
+        decoded = decode(bits * 2.0 - 1.0, key.secret, PURPOSE, PARITY_BYTES)
+        if decoded is None or decoded.payload.key_id != key.key_id:
+            continue
+        sent = conv.encode(encode(decoded.payload, key.secret, PURPOSE, PARITY_BYTES))
+        read = soft[soft != 0] > 0
+        accuracy = float(np.mean(read == (sent[soft != 0] == 1))) if read.size else 0.0
+        return _Read(decoded.payload, decoded.corrected_bytes, accuracy), soft
+    return None, likeliest
 
 
 def detect_audio(
@@ -309,13 +343,15 @@ def detect_audio(
     mono = grid.to_internal(audio, rate)
     windows = _windows(len(mono) // grid.HOP + 1)
     reads: dict[int, _Read] = {}
+    soft_bits: dict[int, FloatArray] = {}
     attempts = 0
 
     def confirmed(match: Match) -> bool:
         # Decoding is cheap next to the search: a match that decodes ends the search.
         nonlocal attempts
-        attempts += 1
-        read = _read(match, keys[match.key_index], patterns[match.key_index])
+        attempts += DECODES_PER_READ
+        read, soft_bits[id(match)] = _read(match, keys[match.key_index],
+                                           patterns[match.key_index])
         if read is not None:
             reads[id(match)] = read
         return read is not None
@@ -323,7 +359,7 @@ def detect_audio(
     matches = [search_window(mono[a * grid.HOP:b * grid.HOP], patterns, STEPS, confirmed)
                for a, b in windows]
     for match in matches:
-        if id(match) not in reads:
+        if id(match) not in soft_bits:
             confirmed(match)
     decoded = [m for m in matches if id(m) in reads]
     best = max(decoded or matches, key=lambda m: m.z)
@@ -345,7 +381,7 @@ def detect_audio(
         bit_accuracy_estimate=read.channel_accuracy if read else None,
         details={"speed": best.speed, "offset_s": best.offset_seconds, "step": best.step,
                  "windows": len(windows), "sync_probability": p_sync,
-                 "soft_bits": _soft_bits(best, patterns[best.key_index]),
+                 "soft_bits": soft_bits[id(best)],
                  "corrected_bytes": read.corrected_bytes if read else None},
     )
 

@@ -54,7 +54,7 @@ class Match:
     step: float
     offset_seconds: float
     shift: int  # observed pair row m is pattern row (m + shift) mod PAIRS
-    folded: ComplexArray  # summed phasors per observed (row, band)
+    phasors: ComplexArray  # weighted phasor of every observed symbol (rows, bands)
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,9 @@ def _best(measured: Measured, step: float, pairs: int, ref: _References,
     z = _scores(single, double, ref)
     at = np.unravel_index(int(np.argmax(z)), z.shape)
     offset = (float(measured.offsets[at[0]]) * grid.HOP - delay) / grid.RATE
-    return Match(float(z[at]), key_index, speed, step, offset, int(at[1]), single[at[0]])
+    turns = measured.contrasts[at[0]] * (2 * np.pi / step)
+    phasors = measured.weights[at[0]] * np.exp(1j * turns)
+    return Match(float(z[at]), key_index, speed, step, offset, int(at[1]), phasors)
 
 
 def refine(mono: FloatArray, match: Match, refs: list[_References]) -> Match:
@@ -163,7 +165,7 @@ def refine(mono: FloatArray, match: Match, refs: list[_References]) -> Match:
             measured = measure(power, speed)
             if measured is None:
                 continue
-            candidate = _best(measured, match.step, match.folded.shape[0],
+            candidate = _best(measured, match.step, grid.PAIRS,
                               refs[match.key_index], match.key_index, speed, delay)
             if candidate.z > best.z:
                 best = candidate
@@ -178,7 +180,7 @@ def search_window(mono: FloatArray, patterns: list[Pattern], steps: tuple[float,
     pairs = patterns[0].dither.shape[0]
     refs = [_references(p) for p in patterns]
     power = grid.spectrogram(mono)
-    best = Match(0.0, 0, 1.0, steps[0], 0.0, 0, np.zeros((pairs, grid.BANDS), complex))
+    best = Match(0.0, 0, 1.0, steps[0], 0.0, 0, np.zeros((0, grid.BANDS), complex))
     for speed in SPEEDS:
         measured = measure(power, float(speed))
         if measured is None:
