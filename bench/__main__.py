@@ -21,13 +21,14 @@ BENCHES = {
 
 def main() -> int:
     names = sys.argv[1:] or list(BENCHES)
+    unknown = [name for name in names if name not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHES)}",
+              file=sys.stderr)
+        return 2
     print(f"Machine: {machine()}\n")
     for name in names:
         module = importlib.import_module(f"bench.{name}")
-        if name not in BENCHES:
-            print(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}",
-                  file=sys.stderr)
-            return 2
         print(f"## {BENCHES[name]}\n\nCommand: `make bench` (or `python -m bench {name}`)\n")
         print(module.run())
         print()
