@@ -24,8 +24,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# One BLAS thread per xdist worker: with a worker per core, OpenBLAS's own threads in
+# each spin against the other's (the watermark tests ran twice as long).
 unit: $(STAMP)
-	$(BIN)/pytest -n 2 -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/pytest -n 2 -q
 
 # The watermark peers declare torch/opencv GUI wheels they do not need for what we run;
 # install them without dependencies, plus the headless OpenCV and PyWavelets they use.
