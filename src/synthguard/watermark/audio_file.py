@@ -100,9 +100,10 @@ class WatermarkingInput(AudioInput):
         """Decode the content and replace it with its marked version (raises
         UnsupportedFormat for audio that cannot carry the mark, e.g. under a second).
 
-        The widest lattice step is the most robust, but on some content (about one speech
-        clip in forty) it leaves a mark whose sync reads and whose payload does not; the
-        mark is read back in memory, and made again with the narrower step if so."""
+        The widest lattice step is the most robust, but on some content (4 of 80 speech
+        clips of 4 s, 24 kHz) it leaves a mark whose sync reads and whose payload does
+        not; the mark is read back in memory, and made again with the narrower step if
+        so."""
         samples = decode_samples(super().content())
         rate, payload = self.shape.rate, Payload(key.key_id, content_id)
         try:
