@@ -116,7 +116,7 @@ def test_a_mark_that_does_not_decode_is_made_again_with_the_narrower_step(
         tmp_path: Path) -> None:
     """On this speech clip the widest lattice step leaves a mark whose sync reads and
     whose payload does not; the file step reads it back in memory and remakes it."""
-    from synthguard.watermark.audio import STEPS, detect_audio
+    from synthguard.watermark.audio import STEPS, detect_audio, embed_audio_checked
 
     clip = make_clip("speech", 12, 4.0, 24_000, 1)
     src = tmp_path / "clip.wav"
@@ -129,6 +129,8 @@ def test_a_mark_that_does_not_decode_is_made_again_with_the_narrower_step(
     narrow = embed_audio(samples, 24_000, Payload(KEY.key_id, content_id), KEY,
                          steps=STEPS[1:])
     assert detect_audio(narrow, 24_000, KeyRing([KEY])).content_id == content_id
+    checked = embed_audio_checked(samples, 24_000, Payload(KEY.key_id, content_id), KEY)
+    assert np.array_equal(checked, narrow)
     assert watermark_audio_file(src, tmp_path / "out.wav", content_id, KEY).content_id == \
         content_id
     with pytest.raises(ValueError, match="lattice steps"):

@@ -386,4 +386,20 @@ def detect_audio(
     )
 
 
-__all__ = ["CODED_BITS", "Detection", "detect_audio", "embed_audio"]
+def embed_audio_checked(samples: npt.ArrayLike, rate: int, payload: Payload,
+                        key: WatermarkKey, *, strength: float = 1.0) -> FloatArray:
+    """`embed_audio`, with the mark read back in memory: the widest lattice step is the
+    most robust, but on some content (4 of 80 speech clips of 4 s, 24 kHz) it leaves a
+    mark whose sync reads and whose payload does not, and the mark is then made again
+    with the next narrower step. Returns the last attempt if none reads back (the file
+    step reports that)."""
+    keyring = KeyRing([key])
+    for first in range(len(STEPS)):
+        marked = embed_audio(samples, rate, payload, key, strength=strength,
+                             steps=STEPS[first:])
+        if detect_audio(marked, rate, keyring).content_id == payload.content_id:
+            break
+    return marked
+
+
+__all__ = ["CODED_BITS", "Detection", "detect_audio", "embed_audio", "embed_audio_checked"]

@@ -29,7 +29,7 @@ from synthguard.explicit.audio_io import (
     splice,
     verify_output,
 )
-from synthguard.watermark.audio import STEPS, Detection, detect_audio, embed_audio
+from synthguard.watermark.audio import Detection, detect_audio, embed_audio_checked
 from synthguard.watermark.keys import KeyRing, WatermarkKey
 from synthguard.watermark.payload import Payload
 
@@ -98,19 +98,13 @@ class WatermarkingInput(AudioInput):
 
     def embed(self, content_id: int, key: WatermarkKey, *, strength: float = 1.0) -> None:
         """Decode the content and replace it with its marked version (raises
-        UnsupportedFormat for audio that cannot carry the mark, e.g. under a second).
-
-        The widest lattice step is the most robust, but on some content (4 of 80 speech
-        clips of 4 s, 24 kHz) it leaves a mark whose sync reads and whose payload does
-        not; the mark is read back in memory, and made again with the narrower step if
-        so."""
+        UnsupportedFormat for audio that cannot carry the mark, e.g. under a second); the
+        mark is read back in memory and remade at a narrower step if it does not decode
+        (`embed_audio_checked`)."""
         samples = decode_samples(super().content())
         rate, payload = self.shape.rate, Payload(key.key_id, content_id)
         try:
-            marked = embed_audio(samples, rate, payload, key, strength=strength)
-            if detect_audio(marked, rate, KeyRing([key])).content_id != content_id:
-                marked = embed_audio(samples, rate, payload, key, strength=strength,
-                                     steps=STEPS[1:])
+            marked = embed_audio_checked(samples, rate, payload, key, strength=strength)
         except ValueError as error:
             raise UnsupportedFormat(f"{self.path}: {error}") from None
         self.marked = marked
