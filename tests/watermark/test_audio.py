@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from synthguard.watermark import audio_code
 from synthguard.watermark import audio_grid as grid
 from synthguard.watermark.audio import (
+    CHANNEL_BITS,
     CODED_BITS,
     DEFAULT_FPR,
+    SUPERFRAME,
     Detection,
     detect_audio,
     embed_audio,
@@ -125,6 +127,21 @@ def test_any_three_second_excerpt_is_found(kind: str, marked: dict[str, np.ndarr
         assert present == len(found) and decoded >= 1
     else:
         assert present >= 1
+
+
+def test_bits_change_band_but_keep_their_row_across_the_superframe() -> None:
+    """Any 20 consecutive rows, from whichever periods, must still hold every coded bit
+    (a 3 s excerpt decodes), while a bit's band changes from period to period."""
+    layouts = pattern(KEY).bit_index
+    assert layouts.shape[0] == SUPERFRAME
+    for period in range(1, SUPERFRAME):
+        assert not np.array_equal(layouts[period], layouts[0])
+        for row in range(len(layouts[0])):
+            assert sorted(layouts[period][row]) == sorted(layouts[0][row])
+    for start in range(len(layouts[0])):  # rows start..19 of one period, 0..start-1 of the next
+        rows = list(layouts[1][start:]) + list(layouts[2][:start])
+        held = {int(b) for row in rows for b in row if b >= 0}
+        assert held == set(range(CHANNEL_BITS))
 
 
 def test_slowed_excerpt_decodes(marked: dict[str, np.ndarray]) -> None:

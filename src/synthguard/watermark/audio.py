@@ -101,15 +101,16 @@ def pattern(key: WatermarkKey) -> Pattern:
     first = np.full(SYMBOLS, -1, dtype=np.intp)
     first[order[PILOTS:]] = np.arange(CHANNEL_BITS)
     shape = (PAIRS, grid.BANDS)
-    layouts = np.repeat(first.reshape(1, *shape), SUPERFRAME, axis=0)
+    base = first.reshape(shape)
+    layouts = np.repeat(base[None], SUPERFRAME, axis=0)
     for period in range(1, SUPERFRAME):
         # Within each row the bits trade bands; the rows keep theirs, so any PAIRS
         # consecutive rows, whichever periods they come from, still hold every bit.
         words = keyed_words(key.secret, f"audio-mark:layout:{period}", SYMBOLS).reshape(shape)
         for row in range(PAIRS):
-            data = np.flatnonzero(first.reshape(shape)[row] >= 0)
-            layouts[period, row, data] = layouts[0, row, data[np.argsort(words[row, data])]]
-    return Pattern(dither.reshape(shape), (first < 0).reshape(shape), layouts)
+            data = np.flatnonzero(base[row] >= 0)
+            layouts[period, row, data] = base[row, data[np.argsort(words[row, data])]]
+    return Pattern(dither.reshape(shape), base < 0, layouts)
 
 
 def _targets(pat: Pattern, bits: npt.NDArray[np.uint8], pairs: int) -> FloatArray:
