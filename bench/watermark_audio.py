@@ -30,16 +30,12 @@ from __future__ import annotations
 
 import functools
 import math
-import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
 
 import numpy as np
 
-from bench._common import median_time, table
+from bench._common import median_time, pool_map, table
 from synthguard.watermark import audio_code
 from synthguard.watermark.audio import (
     PARITY_BYTES,
@@ -57,7 +53,6 @@ RING = KeyRing([KEY])
 FPRS = (1e-3, 1e-6)
 FORMATS = ((44_100, 2), (48_000, 1))
 WINDOWS_PER_SOURCE = 8
-T = TypeVar("T")
 # per attack: channel-bit accuracy, message-bit accuracy, exact, detected at each FPR
 Score = tuple[float, float, bool, tuple[bool, ...]]
 
@@ -66,8 +61,7 @@ def _payload(index: int) -> Payload:
     return Payload(KEY.key_id, (0x5A17 << 32) + index)
 
 
-def _one_clip(args: tuple[int, float]) -> tuple[str, float, dict[str, Score]]:
-    index, seconds = args
+def _one_clip(index: int, seconds: float) -> tuple[str, float, dict[str, Score]]:
     kind = KINDS[index % len(KINDS)]
     rate, channels = FORMATS[(index // len(KINDS)) % len(FORMATS)]
     clip = make_clip(kind, 1000 + index, seconds, rate, channels)
@@ -106,23 +100,6 @@ def _negatives(source: int) -> list[tuple[bool, ...]]:
     return results
 
 
-def _pool_map(fn: Callable[[Any], T], args: Sequence[Any]) -> list[T]:
-    # One BLAS thread per worker, set before the workers import numpy (hence spawn, not
-    # fork): with one process per core, OpenBLAS's own threads spin against each other
-    # and the unmarked windows ran some 25 times slower (the first recorded run took
-    # 2 h 30 min for what now takes minutes).
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = "1"
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        results: list[T] = []
-        for result in pool.map(fn, args, chunksize=4):
-            results.append(result)
-            if len(results) % 100 == 0 or len(results) == len(args):
-                print(f"{fn.__name__}: {len(results)}/{len(args)}", file=sys.stderr, flush=True)
-    return results
-
-
 def _speed(runs: int) -> list[list[str]]:
     rows = []
     for kind in ("speech", "music"):
@@ -148,9 +125,10 @@ def _pct(values: list[bool] | list[float]) -> str:
 def run(n_clips: int = 52, n_negatives: int = 10_000, seconds: float = 10.0,
         speed_runs: int = 3) -> str:
     """Markdown tables for docs/benchmarks.md."""
-    clips = _pool_map(_one_clip, [(i, seconds) for i in range(n_clips)])
+    clips = pool_map(_one_clip, [(i, seconds) for i in range(n_clips)])
     sources = -(-n_negatives // WINDOWS_PER_SOURCE)
-    negatives = [n for batch in _pool_map(_negatives, list(range(sources))) for n in batch]
+    negatives = [n for batch in pool_map(_negatives, [(s,) for s in range(sources)])
+                 for n in batch]
     n_negatives = len(negatives)
     rows, by_kind = [], []
     for attack in ATTACKS:

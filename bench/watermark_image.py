@@ -28,15 +28,12 @@ import math
 import os
 import sys
 import types
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import numpy as np
 from PIL import Image
 
-from bench._common import median_time, table
+from bench._common import median_time, pool_map, table
 from synthguard.watermark.image import detect_image, embed_image
 from synthguard.watermark.image_layout import PARITY_BYTES, PURPOSE
 from synthguard.watermark.keys import KeyRing, WatermarkKey
@@ -50,7 +47,6 @@ PEER_BITS = 48
 FPRS = (1e-3, 1e-6)
 SIZES = ((512, 512), (512, 512), (512, 512), (1024, 1024))
 Bgr = np.ndarray
-T = TypeVar("T")
 Score = tuple[float, bool, dict[float, bool]]  # bit accuracy, exact, detected per FPR
 
 
@@ -214,20 +210,6 @@ def _speed(runs: int) -> list[list[str]]:
     return rows
 
 
-def _pool_map(fn: Callable[..., T], args: list[tuple[object, ...]]) -> list[T]:
-    """`fn` over `args` on every core, in order, with progress on stderr."""
-    workers = max(1, os.cpu_count() or 1)
-    results: list[T] = []
-    if not args:
-        return results
-    with ProcessPoolExecutor(workers) as pool:
-        for result in pool.map(fn, *zip(*args, strict=True), chunksize=4):
-            results.append(result)
-            if len(results) % 50 == 0 or len(results) == len(args):
-                print(f"{fn.__name__}: {len(results)}/{len(args)}", file=sys.stderr, flush=True)
-    return results
-
-
 def _pct(values: list[bool] | list[float]) -> str:
     return f"{100 * float(np.mean(values)):.1f}" if values else "–"
 
@@ -241,8 +223,12 @@ def run(n_images: int = 200, n_negatives: int = 10_000, n_peer_images: int = 48,
     import blind_watermark  # noqa: F401
 
     _imwatermark()
-    images = _pool_map(_one_image, [(i, i < n_peer_images) for i in range(n_images)])
-    negatives = _pool_map(_negative, [(i, i < n_peer_negatives) for i in range(n_negatives)])
+    # Forked: blind-watermark sets the multiprocessing start method when imported, which
+    # a spawned worker refuses.
+    images = pool_map(_one_image, [(i, i < n_peer_images) for i in range(n_images)],
+                      every=50, start="fork")
+    negatives = pool_map(_negative, [(i, i < n_peer_negatives) for i in range(n_negatives)],
+                         every=50, start="fork")
     outcomes = {a: {m: Outcome() for m in METHODS} for a in ATTACKS}
     by_kind: dict[str, dict[str, list[bool]]] = {k: {a: [] for a in ATTACKS} for k in KINDS}
     quality: dict[str, list[float]] = {m: [] for m in METHODS}
