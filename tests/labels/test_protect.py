@@ -365,6 +365,26 @@ def test_mark_audio_marks_before_its_one_encode(tmp_path: Path) -> None:
     assert detect_audio_file(out, RING).content_id == content_id_from("aud-0002")
 
 
+def test_mark_audio_marks_the_notice_with_the_content(tmp_path: Path) -> None:
+    """The mark is made on notice + content as published: made on the content alone, the
+    loud notice put before it changed what the detector reads as quiet, and this reply
+    of the gateway's demo voice (with this record id) lost its payload."""
+    from synthguard.explicit.audio import mark_audio
+    from synthguard.gateway.backends.demo import demo_speech_samples, encode_speech
+
+    ring = KeyRing([WatermarkKey(2, bytes.fromhex("c4" * 32))])
+    src, out = tmp_path / "model.wav", tmp_path / "labeled.wav"
+    src.write_bytes(encode_speech(demo_speech_samples(
+        "The gateway marks this speech so that a copy can be traced to its record.",
+        "alloy"), "wav"))
+    record_id = "0000000000000006cc623af8783354e7"
+    label = synthguard.AIGCLabel.create(producer=PRODUCER, produce_id=record_id)
+    marked = mark_audio(src, out, prompt="rhythm", position="start", label=label,
+                        protection=Protection(watermark_keys=ring))
+    assert marked.report is not None and [f.code for f in marked.report.findings] == []
+    assert detect_audio_file(out, ring).content_id == content_id_from(record_id)
+
+
 def test_short_audio_is_noted_or_refused(tmp_path: Path) -> None:
     src = _mp3(tmp_path, 0.6, "blip")
     aigc = synthguard.AIGCLabel.create(producer=PRODUCER, produce_id="aud-0003")

@@ -183,19 +183,23 @@ def prompt_signal(prompt: Prompt, rate: int, rhythm: Rhythm = Rhythm(),
 
 
 def _embed(inp: WatermarkingInput, src: Path, label: AIGCLabel, protection: Protection,
-           notes: list[Finding]) -> None:
-    """Mark the content in memory, so prompt and mark share the one encode that follows
-    (a file step after it would re-encode lossy audio a second time). A note, instead,
-    when the audio cannot carry the mark (and the mode is not `require`)."""
+           notes: list[Finding], head: NDArray[np.float64], tail: NDArray[np.float64]
+           ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mark the content and the notice around it in memory, so prompt and mark share the
+    one encode that follows (a file step after it would re-encode lossy audio a second
+    time); returns the notice parts marked. A note, instead, when the audio cannot carry
+    the mark (and the mode is not `require`)."""
     keys = protection.watermark_keys
     assert keys is not None
     try:
-        inp.embed(content_id_from(label.produce_id), keys.primary, strength=protection.strength)
+        return inp.embed(content_id_from(label.produce_id), keys.primary,
+                         strength=protection.strength, head=head, tail=tail)
     except UnsupportedFormat as exc:
         reason = str(exc).removeprefix(f"{src}: ")
         if protection.watermark == "require":
             raise UnsupportedFormat(f"{src}: cannot be watermarked: {reason}") from None
         notes.append(Finding("watermark-skipped", "warning", f"not watermarked: {reason}"))
+        return head, tail
 
 
 def mark_audio(
@@ -230,8 +234,6 @@ def mark_audio(
     marking = protection is not None and protection.marks and label is not None
     notes: list[Finding] = []
     with (WatermarkingInput if marking else AudioInput)(s, fmt) as inp:
-        if isinstance(inp, WatermarkingInput) and protection is not None and label is not None:
-            _embed(inp, s, label, protection, notes)
         rate = inp.shape.rate
         block = prompt_signal(prompt, rate, rhythm, clip)
         gap = np.zeros(round(GAP_S * rate))
@@ -239,6 +241,8 @@ def mark_audio(
         head = np.concatenate([np.zeros(round(LEAD_IN_S * rate)), block, gap]) if at_start \
             else np.zeros(0)
         tail = np.concatenate([gap, block]) if at_end else np.zeros(0)
+        if isinstance(inp, WatermarkingInput) and protection is not None and label is not None:
+            head, tail = _embed(inp, s, label, protection, notes, head, tail)
         with atomic_output(d, mode_from=s) as (out, tmp):
             spliced = splice(inp, out, head, tail)
     report = publish(tmp, d, label, check=lambda: verify_output(tmp, d, inp.shape),
