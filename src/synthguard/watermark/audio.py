@@ -394,13 +394,19 @@ def embed_audio_checked(samples: npt.ArrayLike, rate: int, payload: Payload,
     mark whose sync reads and whose payload does not, and the mark is then made again
     with the next narrower step. Returns the last attempt if none reads back (the file
     step reports that)."""
-    keyring = KeyRing([key])
-    for first in range(len(STEPS)):
+    keyring, first = KeyRing([key]), 0
+    while True:
         marked = embed_audio(samples, rate, payload, key, strength=strength,
                              steps=STEPS[first:])
-        if detect_audio(marked, rate, keyring).content_id == payload.content_id:
-            break
-    return marked
+        found = detect_audio(marked, rate, keyring)
+        if found.content_id == payload.content_id:
+            return marked
+        # The step the mark was made with, as the sync read it (the embedder may already
+        # have narrowed it for the budget): only a narrower one is worth another try.
+        used = STEPS.index(found.details["step"]) if found.present else first
+        first = max(first, used) + 1
+        if first >= len(STEPS):
+            return marked
 
 
 __all__ = ["CODED_BITS", "Detection", "detect_audio", "embed_audio", "embed_audio_checked"]
