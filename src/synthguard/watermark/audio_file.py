@@ -130,7 +130,7 @@ class WatermarkingInput(AudioInput):
             raise UnsupportedFormat(f"{self.path}: {error}") from None
         end = len(before) + len(samples)
         self.marked = marked[len(before):end]
-        # The residual is the same in every channel, as the notice is.
+        # The notice is the same in every channel, and so is its residual.
         return marked[:len(before), 0], marked[end:, 0]
 
 

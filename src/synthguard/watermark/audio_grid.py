@@ -1,10 +1,12 @@
 """The time-frequency grid the audio watermark lives on, and the signal processing around it.
 
-Everything happens on a mono mix resampled to `RATE` (16 kHz), whatever the file's own
-rate: the mark occupies 500-3500 Hz only, so the internal rate loses nothing of it, the
-same analysis serves 8 kHz telephone audio and 96 kHz masters, and a detector never has
-to know the rate the file was marked at. The embedder resamples its residual back to the
-native rate and adds it to every channel.
+Everything happens at `RATE` (16 kHz), whatever the file's own rate: the mark occupies
+500-3500 Hz only, so the internal rate loses nothing of it, the same analysis serves 8 kHz
+telephone audio and 96 kHz masters, and a detector never has to know the rate the file
+was marked at. A tile's energy is the mean of the channels' energies, and the embedder
+scales each channel's own spectrum by the same factor per tile: every channel, their
+power mean and any mix of them (a downmix to mono) carry the same contrasts. Each
+channel's residual is resampled back to the native rate.
 
 The grid is made of *tiles*: a *slot* of 64 ms by a *band* of 250 Hz, and its value is
 the tile's energy. Lossy codecs, resamplers, low-pass filters and added noise keep band
@@ -60,37 +62,53 @@ def _ratio(src: int, dst: int) -> tuple[int, int]:
 
 
 def to_internal(samples: FloatArray, rate: int) -> FloatArray:
-    """The mono mix of (frames, channels) `samples` at `RATE`."""
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
-    mono = np.asarray(mono, dtype=np.float64)
+    """Each channel of (frames, channels) `samples`, or of mono frames, at `RATE`:
+    (channels, samples)."""
+    audio = np.asarray(samples.T if samples.ndim == 2 else samples[None], dtype=np.float64)
     if rate == RATE:
-        return mono
+        return audio
     up, down = _ratio(rate, RATE)
-    return np.asarray(signal.resample_poly(mono, up, down), dtype=np.float64)
+    return np.asarray(signal.resample_poly(audio, up, down, axis=1), dtype=np.float64)
 
 
 def from_internal(residual: FloatArray, rate: int, frames: int) -> FloatArray:
-    """`residual` at `RATE` brought to `rate`, exactly `frames` long."""
+    """(channels, samples) `residual` at `RATE` brought to `rate`, exactly `frames` long:
+    (frames, channels)."""
     if rate != RATE:
         up, down = _ratio(RATE, rate)
-        residual = np.asarray(signal.resample_poly(residual, up, down), dtype=np.float64)
-    out = np.zeros(frames)
-    n = min(frames, len(residual))
-    out[:n] = residual[:n]
+        residual = np.asarray(signal.resample_poly(residual, up, down, axis=1),
+                              dtype=np.float64)
+    out = np.zeros((frames, len(residual)))
+    n = min(frames, residual.shape[1])
+    out[:n] = residual[:, :n].T
     return out
 
 
-def spectrogram(mono: FloatArray) -> npt.NDArray[np.float32]:
-    """Power of Hann frames every HOP samples, frame j centred on sample j·HOP."""
-    padded = np.concatenate([np.zeros(WINDOW // 2), mono, np.zeros(WINDOW // 2)])
-    count = max(0, 1 + (len(padded) - WINDOW) // HOP)
+def spectrogram(audio: FloatArray) -> npt.NDArray[np.float32]:
+    """Power of Hann frames every HOP samples, frame j centred on sample j·HOP, averaged
+    over the channels of (channels, samples) `audio` (or of one channel's samples).
+
+    The mean of the channels' powers, not the power of their mix: channels that are
+    delayed copies of each other (a spaced microphone pair, a stereo widener) cancel in a
+    mix at some frequencies, where a codec, which shapes its noise to each channel, then
+    buries the mark (through MP3 at 64 kbit/s, half of the silence-heavy stereo clips lost
+    their payload for it)."""
+    channels = np.atleast_2d(audio).astype(np.float32)
+    if len(channels) > 1 and np.array_equal(channels, np.broadcast_to(channels[:1],
+                                                                         channels.shape)):
+        channels = channels[:1]  # mono content in several channels: analyse it once
+    padded = np.pad(channels, ((0, 0), (WINDOW // 2, WINDOW // 2)))
+    count = max(0, 1 + (padded.shape[1] - WINDOW) // HOP)
+    power = np.zeros((count, ANALYSIS_BINS), dtype=np.float32)
     if count == 0:
-        return np.zeros((0, ANALYSIS_BINS), dtype=np.float32)
-    frames = np.lib.stride_tricks.sliding_window_view(padded.astype(np.float32), WINDOW)
-    # Single precision: tile energies sum hundreds of bins, far above its rounding.
-    spectrum = fft.rfft(frames[::HOP][:count] * _ANALYSIS_WINDOW.astype(np.float32),
-                        axis=1)[:, :ANALYSIS_BINS]
-    return np.asarray(spectrum.real ** 2 + spectrum.imag ** 2, dtype=np.float32)
+        return power
+    for channel in padded:
+        frames = np.lib.stride_tricks.sliding_window_view(channel, WINDOW)
+        # Single precision: tile energies sum hundreds of bins, far above its rounding.
+        spectrum = fft.rfft(frames[::HOP][:count] * _ANALYSIS_WINDOW.astype(np.float32),
+                            axis=1)[:, :ANALYSIS_BINS]
+        power += spectrum.real ** 2 + spectrum.imag ** 2
+    return np.asarray(power / len(padded), dtype=np.float32)
 
 
 @functools.lru_cache(maxsize=128)

@@ -146,7 +146,8 @@ def _best(measured: Measured, step: float, pairs: int, ref: _References,
     return Match(float(z[at]), key_index, speed, step, offset, int(at[1]), phasors)
 
 
-def refine(mono: FloatArray, match: Match, refs: list[_References]) -> Match:
+def refine(audio: FloatArray, power: npt.NDArray[np.float32], match: Match,
+           refs: list[_References]) -> Match:
     """The match re-scored with the audio delayed by fractions of a detector frame and
     at speeds between the grid's.
 
@@ -157,7 +158,8 @@ def refine(mono: FloatArray, match: Match, refs: list[_References]) -> Match:
     at the match's step only recover them."""
     best = match
     for delay in range(0, grid.HOP, REFINE_SAMPLES):
-        power = grid.spectrogram(np.concatenate([np.zeros(delay), mono]))
+        if delay:
+            power = grid.spectrogram(np.pad(audio, ((0, 0), (delay, 0))))
         for nudge in REFINE_SPEEDS:
             if delay == 0 and nudge == 0:
                 continue
@@ -172,14 +174,14 @@ def refine(mono: FloatArray, match: Match, refs: list[_References]) -> Match:
     return best
 
 
-def search_window(mono: FloatArray, patterns: list[Pattern], steps: tuple[float, ...],
+def search_window(audio: FloatArray, patterns: list[Pattern], steps: tuple[float, ...],
                   confirmed: Callable[[Match], bool]) -> Match:
-    """The best (key, speed, step, offset, shift) for the internal-rate audio `mono`.
+    """The best (key, speed, step, offset, shift) for the internal-rate audio (channels, samples).
     The search stops at the first speed whose best match scores EARLY_Z and, refined,
     is `confirmed`."""
     pairs = patterns[0].dither.shape[0]
     refs = [_references(p) for p in patterns]
-    power = grid.spectrogram(mono)
+    power = grid.spectrogram(audio)
     best = Match(0.0, 0, 1.0, steps[0], 0.0, 0, np.zeros((0, grid.BANDS), complex))
     for speed in SPEEDS:
         measured = measure(power, float(speed))
@@ -192,7 +194,7 @@ def search_window(mono: FloatArray, patterns: list[Pattern], steps: tuple[float,
                 if candidate.z > best.z:
                     best, improved = candidate, True
         if improved and best.z >= EARLY_Z:
-            best = refine(mono, best, refs)
+            best = refine(audio, power, best, refs)
             if confirmed(best):
                 return best
-    return refine(mono, best, refs) if best.z > 0 else best
+    return refine(audio, power, best, refs) if best.z > 0 else best
