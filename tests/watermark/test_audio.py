@@ -23,6 +23,7 @@ from synthguard.watermark.audio import (
     CHANNEL_BITS,
     CODED_BITS,
     DEFAULT_FPR,
+    PLACEMENTS,
     SUPERFRAME,
     Detection,
     detect_audio,
@@ -149,6 +150,16 @@ def test_any_three_second_excerpt_is_found(kind: str, marked: dict[str, np.ndarr
         assert present == len(found) and decoded >= 1
     else:
         assert present >= 1
+
+
+def test_every_placement_is_found(clips: dict[str, np.ndarray]) -> None:
+    """Where the pattern starts is the embedder's choice (it places the mark again when an
+    encoder takes the payload): the detector finds each placement."""
+    for placement in range(PLACEMENTS):
+        out = embed_audio(clips["music"], RATE, _payload("music"), KEY, placement=placement)
+        assert _detect(out, RATE).content_id == _payload("music").content_id, placement
+    with pytest.raises(ValueError, match="placement"):
+        embed_audio(clips["music"], RATE, _payload("music"), KEY, placement=PLACEMENTS)
 
 
 def test_bits_change_band_but_keep_their_row_across_the_superframe() -> None:

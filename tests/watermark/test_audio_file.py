@@ -112,6 +112,28 @@ def test_unmarked_file_is_not_detected(source: Path) -> None:
     assert not found.present and found.content_id is None
 
 
+def test_a_mark_the_encoder_takes_is_placed_again(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through Opus at 48 kbit/s this speech clip loses this payload with the pattern's
+    first placement (the in-memory read-back cannot see it); the file step reads the
+    written file back and places the mark again."""
+    import synthguard.watermark.audio_file as audio_file
+
+    wav = tmp_path / "speech.wav"
+    soundfile.write(wav, make_clip("speech", 21, 4.0, 24_000, 1), 24_000, subtype="PCM_16")
+    src = _encode(wav, tmp_path / "speech.opus", "-c:a", "libopus", "-b:a", "48k")
+    content_id = 0xA1B2C3D4E5F600
+    out = tmp_path / "marked.opus"
+    assert watermark_audio_file(src, out, content_id, KEY).content_id == content_id
+    assert detect_audio_file(out, KeyRing([KEY])).content_id == content_id
+    monkeypatch.setattr(audio_file, "PLACEMENTS", 1)
+    with pytest.raises(VerificationFailed, match="did not read back"):
+        watermark_audio_file(src, tmp_path / "first.opus", content_id, KEY)
+    assert not (tmp_path / "first.opus").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["marked.opus", "speech.opus",
+                                                         "speech.wav"]
+
+
 def test_a_mark_that_does_not_decode_is_made_again_with_the_narrower_step(
         tmp_path: Path) -> None:
     """On this speech clip the widest lattice step leaves a mark whose sync reads and

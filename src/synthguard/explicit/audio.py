@@ -26,12 +26,18 @@ from numpy.typing import NDArray
 
 from synthguard._atomic import atomic_output
 from synthguard.errors import MalformedFile, UnsupportedFormat
-from synthguard.explicit.audio_io import AudioInput, carrier_format, splice, verify_output
+from synthguard.explicit.audio_io import (
+    AudioInput,
+    Spliced,
+    carrier_format,
+    splice,
+    verify_output,
+)
 from synthguard.explicit.wording import NoticeError
 from synthguard.labels.aigc import AIGCLabel, Finding
 from synthguard.labels.api import Report, inspect, publish
 from synthguard.labels.protect import Protection
-from synthguard.watermark.audio_file import WatermarkingInput
+from synthguard.watermark.audio_file import WatermarkingInput, splice_marked
 from synthguard.watermark.payload import content_id_from
 
 Prompt = Literal["rhythm", "voice", "both"]
@@ -182,24 +188,27 @@ def prompt_signal(prompt: Prompt, rate: int, rhythm: Rhythm = Rhythm(),
     return np.concatenate(parts)
 
 
-def _embed(inp: WatermarkingInput, src: Path, label: AIGCLabel, protection: Protection,
-           notes: list[Finding], head: NDArray[np.float64], tail: NDArray[np.float64]
-           ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Mark the content and the notice around it in memory, so prompt and mark share the
-    one encode that follows (a file step after it would re-encode lossy audio a second
-    time); returns the notice parts marked. A note, instead, when the audio cannot carry
-    the mark (and the mode is not `require`)."""
+def _embed(inp: WatermarkingInput, src: Path, dst: Path, label: AIGCLabel,
+           protection: Protection, notes: list[Finding], head: NDArray[np.float64],
+           tail: NDArray[np.float64]) -> tuple[Path, Spliced] | None:
+    """Mark the content and the notice around it in memory and encode them, so prompt and
+    mark share one encode (a file step after it would re-encode lossy audio a second
+    time), read back and placed again if the encoder took the payload (`splice_marked`);
+    returns the temporary file and its layout. None, with a note, when the audio cannot
+    carry the mark (and the mode is not `require`)."""
     keys = protection.watermark_keys
     assert keys is not None
     try:
-        return inp.embed(content_id_from(label.produce_id), keys.primary,
-                         strength=protection.strength, head=head, tail=tail)
+        tmp, spliced, _ = splice_marked(inp, dst, src, content_id_from(label.produce_id),
+                                        keys.primary, strength=protection.strength,
+                                        head=head, tail=tail)
     except UnsupportedFormat as exc:
         reason = str(exc).removeprefix(f"{src}: ")
         if protection.watermark == "require":
             raise UnsupportedFormat(f"{src}: cannot be watermarked: {reason}") from None
         notes.append(Finding("watermark-skipped", "warning", f"not watermarked: {reason}"))
-        return head, tail
+        return None
+    return tmp, spliced
 
 
 def mark_audio(
@@ -241,10 +250,14 @@ def mark_audio(
         head = np.concatenate([np.zeros(round(LEAD_IN_S * rate)), block, gap]) if at_start \
             else np.zeros(0)
         tail = np.concatenate([gap, block]) if at_end else np.zeros(0)
+        written = None
         if isinstance(inp, WatermarkingInput) and protection is not None and label is not None:
-            head, tail = _embed(inp, s, label, protection, notes, head, tail)
-        with atomic_output(d, mode_from=s) as (out, tmp):
-            spliced = splice(inp, out, head, tail)
+            written = _embed(inp, s, d, label, protection, notes, head, tail)
+        if written is None:
+            with atomic_output(d, mode_from=s) as (out, tmp):
+                spliced = splice(inp, out, head, tail)
+        else:
+            tmp, spliced = written
     report = publish(tmp, d, label, check=lambda: verify_output(tmp, d, inp.shape),
                      protection=protection, source=s, premarked=marking, notes=notes)
     spans = []

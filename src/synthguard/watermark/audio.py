@@ -86,6 +86,11 @@ BUDGET_SLACK_DB = 0.5
 MIN_SECONDS = 1.0
 DEFAULT_FPR = 1e-6
 PERIOD_SECONDS = PERIOD_SLOTS * grid.SLOT_SAMPLES / grid.RATE
+# Where the pattern starts: placement k starts the clip k half periods into the superframe.
+# The detector finds every placement (it searches the period phase and tries each place
+# in the superframe), so an embedder whose mark does not survive its own encoder can
+# place it again: other content then falls under each symbol, and the codec flips others.
+PLACEMENTS = 8
 
 
 @dataclass(frozen=True)
@@ -119,10 +124,12 @@ def pattern(key: WatermarkKey) -> Pattern:
     return Pattern(dither.reshape(shape), base < 0, layouts)
 
 
-def _targets(pat: Pattern, bits: npt.NDArray[np.uint8], pairs: int) -> FloatArray:
+def _targets(pat: Pattern, bits: npt.NDArray[np.uint8], pairs: int,
+             placement: int) -> FloatArray:
     """Where each of `pairs` symbol rows must sit on the unit lattice: dither + bit/2,
-    the bits laid out as the period's place in the superframe says."""
-    rows = np.arange(pairs)
+    the bits laid out as the period's place in the superframe says, the pattern started
+    `placement` half periods into the superframe."""
+    rows = np.arange(pairs) + placement * (PAIRS // 2)
     layout = pat.bit_index[(rows // PAIRS) % SUPERFRAME, rows % PAIRS]
     symbol_bits = np.where(layout < 0, 0, bits[np.maximum(layout, 0)])
     return np.asarray(pat.dither[rows % PAIRS] + symbol_bits / 2.0, dtype=np.float64)
@@ -201,14 +208,16 @@ def embed_audio(
     strength: float = 1.0,
     snr_db: float = DEFAULT_SNR_DB,
     steps: tuple[float, ...] = STEPS,
+    placement: int = 0,
 ) -> FloatArray:
     """`samples` (frames, channels), full scale 1.0, with `payload` marked under `key`.
 
     The residual's energy is budgeted per 2.56 s period, and the clip's signal-to-
     watermark ratio is at least `snr_db` − 20·log10(`strength`) (measured, not
     estimated). `steps` are the lattice steps to choose from, most robust first (a
-    subset of STEPS, which the detector searches). Raises ValueError for audio under a
-    second, non-finite samples, or a payload whose key id is not the key's.
+    subset of STEPS, which the detector searches); `placement` (below PLACEMENTS) where
+    the pattern starts. Raises ValueError for audio under a second, non-finite samples,
+    or a payload whose key id is not the key's.
     """
     audio = np.asarray(samples, dtype=np.float64)
     if audio.ndim == 1:
@@ -223,10 +232,12 @@ def embed_audio(
         raise ValueError("strength must be positive")
     if not steps or not set(steps) <= set(STEPS):
         raise ValueError(f"lattice steps must be some of {STEPS}")
+    if not 0 <= placement < PLACEMENTS:
+        raise ValueError(f"placement must be below {PLACEMENTS}")
     if audio.shape[1] > 1 and np.array_equal(audio, np.broadcast_to(audio[:, :1], audio.shape)):
         # Mono content in several channels: the mark would be the same in each.
         once = embed_audio(audio[:, :1], rate, payload, key, strength=strength,
-                           snr_db=snr_db, steps=steps)
+                           snr_db=snr_db, steps=steps, placement=placement)
         return np.asarray(np.repeat(once, audio.shape[1], axis=1), dtype=np.float64)
     target_snr = snr_db - 20 * math.log10(strength)
     internal = grid.to_internal(audio, rate)
@@ -234,7 +245,7 @@ def embed_audio(
     tiles = _tiles(internal, slots)
     floor = grid.energy_floor(tiles)
     coded = conv.encode(encode(payload, key.secret, PURPOSE, PARITY_BYTES))
-    targets = _targets(pattern(key), coded, slots // 2)
+    targets = _targets(pattern(key), coded, slots // 2, placement)
     # The energy each period may spend, in tile units, from the native audio's energy.
     native_per_period = round(PERIOD_SECONDS * rate)
     periods = -(-slots // PERIOD_SLOTS)
@@ -412,7 +423,8 @@ def detect_audio(
 
 
 def embed_audio_checked(samples: npt.ArrayLike, rate: int, payload: Payload,
-                        key: WatermarkKey, *, strength: float = 1.0) -> FloatArray:
+                        key: WatermarkKey, *, strength: float = 1.0,
+                        placement: int = 0) -> FloatArray:
     """`embed_audio`, with the mark read back in memory: the widest lattice step is the
     most robust, but on some content (4 of 80 speech clips of 4 s, 24 kHz) it leaves a
     mark whose sync reads and whose payload does not, and the mark is then made again
@@ -421,7 +433,7 @@ def embed_audio_checked(samples: npt.ArrayLike, rate: int, payload: Payload,
     keyring, first = KeyRing([key]), 0
     while True:
         marked = embed_audio(samples, rate, payload, key, strength=strength,
-                             steps=STEPS[first:])
+                             steps=STEPS[first:], placement=placement)
         found = detect_audio(marked, rate, keyring)
         if found.content_id == payload.content_id:
             return marked
@@ -433,4 +445,5 @@ def embed_audio_checked(samples: npt.ArrayLike, rate: int, payload: Payload,
             return marked
 
 
-__all__ = ["CODED_BITS", "Detection", "detect_audio", "embed_audio", "embed_audio_checked"]
+__all__ = ["CODED_BITS", "PLACEMENTS", "Detection", "detect_audio", "embed_audio",
+           "embed_audio_checked"]

@@ -25,12 +25,14 @@ from synthguard.explicit.audio_io import (
     FRAME_SAMPLES,
     AudioInput,
     Shape,
+    Spliced,
     carrier_format,
     splice,
     verify_output,
 )
 from synthguard.watermark.audio import (
     MIN_SECONDS,
+    PLACEMENTS,
     Detection,
     detect_audio,
     embed_audio_checked,
@@ -93,6 +95,7 @@ class WatermarkingInput(AudioInput):
 
     def __init__(self, path: Path, fmt: str) -> None:
         super().__init__(path, fmt)
+        self.original: FloatArray | None = None  # decoded once, marked as often as asked
         self.marked: FloatArray | None = None
 
     def content(self) -> Iterator[av.AudioFrame]:
@@ -102,8 +105,8 @@ class WatermarkingInput(AudioInput):
             yield from _from_float(self.marked, self.shape)
 
     def embed(self, content_id: int, key: WatermarkKey, *, strength: float = 1.0,
-              head: FloatArray | None = None, tail: FloatArray | None = None
-              ) -> tuple[FloatArray, FloatArray]:
+              head: FloatArray | None = None, tail: FloatArray | None = None,
+              placement: int = 0) -> tuple[FloatArray, FloatArray]:
         """Decode the content and replace it with its marked version (raises
         UnsupportedFormat for audio that cannot carry the mark, e.g. under a second); the
         mark is read back in memory and remade at a narrower step if it does not decode
@@ -113,8 +116,11 @@ class WatermarkingInput(AudioInput):
         content (an audible notice): the mark is made on the whole as it will be
         published, since a loud notice next to marked content changes what the detector
         reads as loud and quiet (a mark made on the content alone then failed to decode
-        in about one gateway speech reply in ten). Returns them marked."""
-        samples = decode_samples(super().content())
+        in about one gateway speech reply in ten). Returns them marked. `placement` is
+        `embed_audio`'s."""
+        if self.original is None:
+            self.original = decode_samples(super().content())
+        samples = self.original
         rate, payload = self.shape.rate, Payload(key.key_id, content_id)
         if len(samples) < MIN_SECONDS * rate:  # the content itself, whatever the notice
             raise UnsupportedFormat(
@@ -125,13 +131,46 @@ class WatermarkingInput(AudioInput):
         whole = np.concatenate([np.repeat(before[:, None], channels, axis=1), samples,
                                 np.repeat(after[:, None], channels, axis=1)])
         try:
-            marked = embed_audio_checked(whole, rate, payload, key, strength=strength)
+            marked = embed_audio_checked(whole, rate, payload, key, strength=strength,
+                                         placement=placement)
         except ValueError as error:
             raise UnsupportedFormat(f"{self.path}: {error}") from None
         end = len(before) + len(samples)
         self.marked = marked[len(before):end]
         # The notice is the same in every channel, and so is its residual.
         return marked[:len(before), 0], marked[end:, 0]
+
+
+def splice_marked(inp: WatermarkingInput, dst: Path, mode_from: Path, content_id: int,
+                  key: WatermarkKey, *, strength: float = 1.0,
+                  head: FloatArray | None = None, tail: FloatArray | None = None
+                  ) -> tuple[Path, Spliced, Detection]:
+    """Mark `inp`'s content (and `head` and `tail`, the notice around it) and encode it
+    into a temporary file beside `dst`, for the caller to verify and `commit`; returns it
+    with its layout and the detection run on it.
+
+    The in-memory read-back cannot see what a lossy encoder does: through it, 2-5 % of
+    the gateway's MP3 and Opus speech replies lost their payload. So the file as written
+    is read back, and the mark placed again (up to PLACEMENTS times) while its payload
+    does not decode. Raises UnsupportedFormat for audio that cannot carry the mark."""
+    before = np.zeros(0) if head is None else head
+    after = np.zeros(0) if tail is None else tail
+    keyring, placement = KeyRing([key]), 0
+    while True:
+        marked_head, marked_tail = inp.embed(content_id, key, strength=strength, head=before,
+                                             tail=after, placement=placement)
+        with atomic_output(dst, mode_from=mode_from) as (out, tmp):
+            spliced = splice(inp, out, marked_head, marked_tail)
+        try:
+            verify_output(tmp, dst, inp.shape)
+            detection = detect_audio_file(tmp, keyring)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        placement += 1
+        if detection.content_id == content_id or placement == PLACEMENTS:
+            return tmp, spliced, detection
+        tmp.unlink()
 
 
 def watermark_audio_file(
@@ -154,12 +193,9 @@ def watermark_audio_file(
     fmt = carrier_format(src_path)
     inp = WatermarkingInput(src_path, fmt)
     with inp:
-        inp.embed(content_id, key, strength=strength)
-        with atomic_output(dst_path, mode_from=src_path) as (out, tmp):
-            splice(inp, out, np.zeros(0), np.zeros(0))
+        tmp, _, detection = splice_marked(inp, dst_path, src_path, content_id, key,
+                                          strength=strength)
     try:
-        verify_output(tmp, dst_path, inp.shape)
-        detection = detect_audio_file(tmp, KeyRing([key]))
         if verify and detection.content_id != content_id:
             raise VerificationFailed(
                 f"{dst_path}: the watermark did not read back from the written file "
