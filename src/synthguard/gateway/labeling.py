@@ -133,8 +133,8 @@ class Labeler:
                        ) -> LabeledFile:
         """Prompt and watermark on the backend's PCM, one encode to `fmt`, then the
         signed label (`seal` finds the mark in the encoded file before binding it). A mark
-        whose payload the encoder takes is placed again and encoded again (one MP3 and one
-        Opus reply in 200 needed it)."""
+        whose payload the encoder takes is placed again and encoded again (one MP3 reply
+        of the demo voice in 300 needed it)."""
         from synthguard.labels.protect import seal
         from synthguard.watermark.audio import PLACEMENTS
         from synthguard.watermark.audio_file import detect_audio_file, watermark_audio_file

@@ -48,6 +48,8 @@ ANALYSIS_BINS = 132  # 0-4094 Hz
 FLOOR_RATIO = 1e-5
 ABSOLUTE_FLOOR = 1e-12
 LEAKAGE = 0.02
+PASS_HZ = 4_200  # the analysis reads up to 4094 Hz: resampling keeps this much flat
+STOPBAND_DB = 80.0
 
 _ANALYSIS_WINDOW = np.hanning(WINDOW + 1)[:-1]
 _SYNTHESIS_WINDOW = np.sqrt(_ANALYSIS_WINDOW)
@@ -61,6 +63,23 @@ def _ratio(src: int, dst: int) -> tuple[int, int]:
     return ratio.numerator, ratio.denominator
 
 
+@functools.lru_cache(maxsize=16)
+def _resampling_filter(rate: int, up: int) -> FloatArray | tuple[str, float]:
+    """The low-pass for resampling between `rate` (above RATE) and RATE, designed at
+    `rate`·`up` (scipy's default otherwise). Only 0-PASS_HZ is read, so only what would
+    fold onto it going down (or image onto RATE − PASS_HZ and up going up) needs to go:
+    the transition spans PASS_HZ to RATE − PASS_HZ, and the filter is half as long as
+    scipy's general-purpose one (resampling took a third of the embedder's time). The
+    rate up-sampled to is the same both ways, and so is the filter."""
+    if rate <= RATE:
+        return ("kaiser", 5.0)
+    stop = RATE - PASS_HZ
+    fs = rate * up
+    taps, beta = signal.kaiserord(STOPBAND_DB, (stop - PASS_HZ) / (fs / 2))
+    return np.asarray(signal.firwin(taps | 1, RATE / 2, window=("kaiser", beta), fs=fs),
+                      dtype=np.float64)
+
+
 def to_internal(samples: FloatArray, rate: int) -> FloatArray:
     """Each channel of (frames, channels) `samples`, or of mono frames, at `RATE`:
     (channels, samples)."""
@@ -68,7 +87,9 @@ def to_internal(samples: FloatArray, rate: int) -> FloatArray:
     if rate == RATE:
         return audio
     up, down = _ratio(rate, RATE)
-    return np.asarray(signal.resample_poly(audio, up, down, axis=1), dtype=np.float64)
+    return np.asarray(signal.resample_poly(audio, up, down, axis=1,
+                                           window=_resampling_filter(rate, up)),
+                      dtype=np.float64)
 
 
 def from_internal(residual: FloatArray, rate: int, frames: int) -> FloatArray:
@@ -76,7 +97,8 @@ def from_internal(residual: FloatArray, rate: int, frames: int) -> FloatArray:
     (frames, channels)."""
     if rate != RATE:
         up, down = _ratio(RATE, rate)
-        residual = np.asarray(signal.resample_poly(residual, up, down, axis=1),
+        residual = np.asarray(signal.resample_poly(residual, up, down, axis=1,
+                                                   window=_resampling_filter(rate, down)),
                               dtype=np.float64)
     out = np.zeros((frames, len(residual)))
     n = min(frames, residual.shape[1])
