@@ -190,10 +190,10 @@ def _residual(spectra: npt.NDArray[np.complex128], log_gains: FloatArray,
     slot_of_frame = (np.arange(spectra.shape[1]) * grid.EMBED_HOP) // grid.SLOT_SAMPLES
     marked = np.flatnonzero(slot_of_frame < len(log_gains))
     scale = factor[slot_of_frame[marked]][:, bands[in_band]]
+    rows = np.ix_(marked, in_band)
     out = np.zeros((len(spectra), length))
     for index, spectrum in enumerate(spectra):
         change = np.zeros_like(spectrum)
-        rows = np.ix_(marked, in_band)
         change[rows] = spectrum[rows] * scale
         out[index] = grid.istft(change, length)
     return out

@@ -113,8 +113,8 @@ def spectrogram(audio: FloatArray) -> npt.NDArray[np.float32]:
     The mean of the channels' powers, not the power of their mix: channels that are
     delayed copies of each other (a spaced microphone pair, a stereo widener) cancel in a
     mix at some frequencies, where a codec, which shapes its noise to each channel, then
-    buries the mark (through MP3 at 64 kbit/s, half of the silence-heavy stereo clips lost
-    their payload for it)."""
+    buries the mark (through MP3 at 64 kbit/s, every silence-heavy 44.1 kHz stereo clip of
+    the benchmark lost its payload for it)."""
     channels = np.atleast_2d(audio).astype(np.float32)
     if len(channels) > 1 and np.array_equal(channels, np.broadcast_to(channels[:1],
                                                                          channels.shape)):
